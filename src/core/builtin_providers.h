@@ -1,0 +1,18 @@
+// Providers linked into the devtensor library. Each is defined under src/providers/ and reaches the
+// core only through the provider ABI: the env initialises it exactly like a loaded library.
+#ifndef DEVTENSOR_CORE_BUILTIN_PROVIDERS_H_
+#define DEVTENSOR_CORE_BUILTIN_PROVIDERS_H_
+
+#include "devtensor/devtensor_provider.h"
+
+extern "C" DtStatus* DtCpuProviderInit(const DtHostApi* host, const DtProvider** provider);
+
+namespace devtensor {
+// Registration name of the built-in CPU provider.
+inline constexpr const char* kCpuProviderName = "cpu";
+// Provider libraries the env loads from beside the devtensor library when they are there:
+// libdevtensor_<name>.so, registered as <name>.
+inline constexpr const char* kInternalProviderLibraries[] = {"webgpu", "cuda"};
+}  // namespace devtensor
+
+#endif  // DEVTENSOR_CORE_BUILTIN_PROVIDERS_H_

@@ -1,0 +1,303 @@
+// DtEnv and the provider registry: creation, registration of provider libraries, device lookup.
+#include "core/env.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+
+#include "core/builtin_providers.h"
+#include "core/status.h"
+#include "core/struct_size.h"
+
+using devtensor::Error;
+using devtensor::Guarded;
+using devtensor::ProviderInstance;
+
+namespace devtensor {
+namespace {
+
+bool IsCpu(const ProviderInstance& provider) {
+  return provider.registration_name() == kCpuProviderName && provider.library_path().empty();
+}
+
+bool TryProvider(const std::shared_ptr<ProviderInstance>& provider, const DtDevice* src,
+                 const DtDevice* dst, TransferChoice* choice) {
+  for (const auto& factory : provider->factories()) {
+    if (factory->CanCopy(src, dst)) {
+      choice->factory = factory.get();
+      choice->keep_alive = provider;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Directory of the file this code was loaded from, with a trailing '/'.
+std::string OwnDirectory() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&DtCreateEnv), &info) == 0 || info.dli_fname == nullptr) {
+    return {};
+  }
+  std::string path = info.dli_fname;
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+}
+
+bool FileExists(const std::string& path) {
+  struct stat st{};
+  return stat(path.c_str(), &st) == 0;
+}
+
+// Adds `provider` to `env` unless its name or one of its device types is taken. Caller holds the
+// env's lock exclusively.
+DtStatus* AddProvider(DtEnv* env, std::shared_ptr<ProviderInstance> provider) {
+  for (const auto& existing : env->providers) {
+    if (existing->registration_name() == provider->registration_name()) {
+      return Error(DT_INVALID_ARGUMENT, "registration_name '", provider->registration_name(),
+                   "' is already registered");
+    }
+    for (const auto& mine : provider->factories()) {
+      for (const auto& theirs : existing->factories()) {
+        if (mine->api.device_type == theirs->api.device_type) {
+          return Error(DT_FAILED_PRECONDITION, "provider '", provider->registration_name(),
+                       "' serves device type ", DeviceTypeName(mine->api.device_type),
+                       ", which provider '", existing->registration_name(), "' already serves");
+        }
+      }
+    }
+  }
+  env->providers.push_back(std::move(provider));
+  return nullptr;
+}
+
+const DtDevice* FindDevice(const DtEnv& env, DtDeviceType type, int32_t id, int32_t* count) {
+  *count = 0;
+  for (const auto& provider : env.providers) {
+    for (const auto& factory : provider->factories()) {
+      if (factory->api.device_type != type) continue;
+      *count = static_cast<int32_t>(factory->devices.size());
+      if (id >= 0 && id < *count) return factory->devices[static_cast<size_t>(id)].get();
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool FindTransfer(const DtEnv& env, const DtDevice* src, const DtDevice* dst,
+                  TransferChoice* choice) {
+  {
+    std::shared_lock<std::shared_mutex> lock(env.mutex);
+    for (const auto& provider : env.providers) {
+      if (!IsCpu(*provider) && TryProvider(provider, src, dst, choice)) return true;
+    }
+    for (const auto& provider : env.providers) {
+      if (IsCpu(*provider) && TryProvider(provider, src, dst, choice)) return true;
+    }
+  }
+  for (const DtDevice* device : {dst, src}) {
+    auto owner = device->factory->owner->shared_from_this();
+    if (TryProvider(owner, src, dst, choice)) return true;
+  }
+  return false;
+}
+
+const DtDevice* CpuDevice(const DtEnv& env) {
+  std::shared_lock<std::shared_mutex> lock(env.mutex);
+  return env.providers.front()->factories().front()->devices.front().get();
+}
+
+bool IsRegistered(const DtEnv& env, const ProviderInstance* provider) {
+  std::shared_lock<std::shared_mutex> lock(env.mutex);
+  return std::any_of(env.providers.begin(), env.providers.end(),
+                     [&](const auto& p) { return p.get() == provider; });
+}
+
+}  // namespace devtensor
+
+extern "C" {
+
+DtStatus* DtCreateEnv(DtEnv** env) {
+  return Guarded([&]() -> DtStatus* {
+    if (env == nullptr) return Error(DT_INVALID_ARGUMENT, "env is NULL");
+    auto created = std::make_unique<DtEnv>();
+    std::shared_ptr<ProviderInstance> cpu;
+    DT_RETURN_IF_ERROR(
+        ProviderInstance::FromInit(devtensor::kCpuProviderName, &DtCpuProviderInit, &cpu));
+    created->providers.push_back(std::move(cpu));
+    const std::string directory = devtensor::OwnDirectory();
+    for (const char* name : devtensor::kInternalProviderLibraries) {
+      const std::string path = directory + "libdevtensor_" + name + ".so";
+      if (!devtensor::FileExists(path)) {
+        created->internal_provider_notes.push_back("no " + path);
+        continue;
+      }
+      std::shared_ptr<ProviderInstance> provider;
+      DtStatus* status = ProviderInstance::Load(name, path, &provider);
+      if (status == nullptr) status = devtensor::AddProvider(created.get(), std::move(provider));
+      if (status != nullptr) {
+        created->internal_provider_notes.push_back(DtGetErrorMessage(status));
+        DtReleaseStatus(status);
+      }
+    }
+    *env = created.release();
+    return nullptr;
+  });
+}
+
+void DtReleaseEnv(DtEnv* env) { delete env; }
+
+DtStatus* DtRegisterProviderLibrary(DtEnv* env, const char* registration_name,
+                                    const char* library_path) {
+  return Guarded([&]() -> DtStatus* {
+    if (env == nullptr) return Error(DT_INVALID_ARGUMENT, "env is NULL");
+    if (registration_name == nullptr || registration_name[0] == '\0') {
+      return Error(DT_INVALID_ARGUMENT, "registration_name is NULL or empty");
+    }
+    if (library_path == nullptr || library_path[0] == '\0') {
+      return Error(DT_INVALID_ARGUMENT, "library_path is NULL or empty");
+    }
+    {
+      std::shared_lock<std::shared_mutex> lock(env->mutex);
+      for (const auto& existing : env->providers) {
+        if (existing->registration_name() == registration_name) {
+          return Error(DT_INVALID_ARGUMENT, "registration_name '", registration_name,
+                       "' is already registered");
+        }
+      }
+    }
+    // Loading runs unlocked; AddProvider checks the name again under the lock.
+    std::shared_ptr<ProviderInstance> provider;
+    DT_RETURN_IF_ERROR(ProviderInstance::Load(registration_name, library_path, &provider));
+    std::unique_lock<std::shared_mutex> lock(env->mutex);
+    return devtensor::AddProvider(env, std::move(provider));
+  });
+}
+
+DtStatus* DtUnregisterProviderLibrary(DtEnv* env, const char* registration_name) {
+  return Guarded([&]() -> DtStatus* {
+    if (env == nullptr) return Error(DT_INVALID_ARGUMENT, "env is NULL");
+    if (registration_name == nullptr) return Error(DT_INVALID_ARGUMENT, "registration_name is NULL");
+    std::shared_ptr<ProviderInstance> removed;
+    {
+      std::unique_lock<std::shared_mutex> lock(env->mutex);
+      auto it = std::find_if(env->providers.begin(), env->providers.end(), [&](const auto& p) {
+        return p->registration_name() == registration_name;
+      });
+      if (it == env->providers.end()) {
+        return Error(DT_NOT_FOUND, "registration_name '", registration_name,
+                     "' is not registered in this env");
+      }
+      if (it == env->providers.begin()) {
+        return Error(DT_INVALID_ARGUMENT, "registration_name '", registration_name,
+                     "' is the built-in CPU provider, which cannot be unregistered");
+      }
+      const int64_t live = (*it)->live_objects.load();
+      if (live > 0) {
+        return Error(DT_FAILED_PRECONDITION, "provider '", registration_name, "' still has ", live,
+                     " live tensor storages or streams; release them first");
+      }
+      removed = std::move(*it);
+      env->providers.erase(it);
+    }
+    // `removed` goes here, outside the lock: the library unloads unless another env holds it.
+    return nullptr;
+  });
+}
+
+DtStatus* DtGetProviderCount(const DtEnv* env, size_t* count) {
+  if (env == nullptr) return Error(DT_INVALID_ARGUMENT, "env is NULL");
+  if (count == nullptr) return Error(DT_INVALID_ARGUMENT, "count is NULL");
+  std::shared_lock<std::shared_mutex> lock(env->mutex);
+  *count = env->providers.size();
+  return nullptr;
+}
+
+DtStatus* DtGetProviderInfo(const DtEnv* env, size_t index, DtProviderInfo* info) {
+  return Guarded([&]() -> DtStatus* {
+    if (env == nullptr) return Error(DT_INVALID_ARGUMENT, "env is NULL");
+    if (info == nullptr) return Error(DT_INVALID_ARGUMENT, "info is NULL");
+    if (info->struct_size < sizeof(size_t)) {
+      return Error(DT_INVALID_ARGUMENT, "info->struct_size ", info->struct_size,
+                   " is too small; initialise info with DT_PROVIDER_INFO_INIT");
+    }
+    std::shared_lock<std::shared_mutex> lock(env->mutex);
+    if (index >= env->providers.size()) {
+      return Error(DT_OUT_OF_RANGE, "index ", index, " is past the ", env->providers.size(),
+                   " registered providers");
+    }
+    const ProviderInstance& provider = *env->providers[index];
+    DtProviderInfo out = DT_PROVIDER_INFO_INIT;
+    std::snprintf(out.registration_name, sizeof out.registration_name, "%s",
+                  provider.registration_name().c_str());
+    std::snprintf(out.provider_name, sizeof out.provider_name, "%s", provider.name().c_str());
+    std::snprintf(out.library_path, sizeof out.library_path, "%s", provider.library_path().c_str());
+    out.abi_major = provider.abi_major();
+    out.abi_minor = provider.abi_minor();
+    for (const auto& factory : provider.factories()) {
+      if (out.device_type == 0) out.device_type = factory->api.device_type;
+      out.device_count += static_cast<int32_t>(factory->devices.size());
+    }
+    devtensor::WritePrefix(out, info);
+    return nullptr;
+  });
+}
+
+DtStatus* DtGetDeviceCount(const DtEnv* env, DtDeviceType type, int32_t* count) {
+  if (env == nullptr) return Error(DT_INVALID_ARGUMENT, "env is NULL");
+  if (count == nullptr) return Error(DT_INVALID_ARGUMENT, "count is NULL");
+  std::shared_lock<std::shared_mutex> lock(env->mutex);
+  devtensor::FindDevice(*env, type, -1, count);
+  return nullptr;
+}
+
+DtStatus* DtGetDevice(DtEnv* env, DtDeviceType type, int32_t device_id, const DtDevice** device) {
+  return Guarded([&]() -> DtStatus* {
+    if (env == nullptr) return Error(DT_INVALID_ARGUMENT, "env is NULL");
+    if (device == nullptr) return Error(DT_INVALID_ARGUMENT, "device is NULL");
+    std::shared_lock<std::shared_mutex> lock(env->mutex);
+    int32_t count = 0;
+    const DtDevice* found = devtensor::FindDevice(*env, type, device_id, &count);
+    if (found != nullptr) {
+      *device = found;
+      return nullptr;
+    }
+    const std::string wanted = devtensor::DeviceText(type, device_id);
+    if (count > 0) {
+      return Error(DT_NOT_FOUND, "device ", wanted, " does not exist: device_id must be in [0, ",
+                   count, ")");
+    }
+    std::string message = "device " + wanted + " not found: no registered provider serves device type " +
+                          std::to_string(static_cast<int>(type)) + " (" +
+                          devtensor::DeviceTypeName(type) + ")";
+    if (!env->internal_provider_notes.empty()) {
+      message += "; internal provider libraries tried:";
+      for (const auto& note : env->internal_provider_notes) message += " [" + note + "]";
+    }
+    message += "; register a provider library for it with DtRegisterProviderLibrary";
+    return devtensor::MakeStatus(DT_NOT_FOUND, std::move(message));
+  });
+}
+
+DtStatus* DtGetDeviceInfo(const DtDevice* device, DtDeviceInfo* info) {
+  if (device == nullptr) return Error(DT_INVALID_ARGUMENT, "device is NULL");
+  if (info == nullptr) return Error(DT_INVALID_ARGUMENT, "info is NULL");
+  if (info->struct_size < sizeof(size_t)) {
+    return Error(DT_INVALID_ARGUMENT, "info->struct_size ", info->struct_size,
+                 " is too small; initialise info with DT_DEVICE_INFO_INIT");
+  }
+  devtensor::WritePrefix(device->info, info);
+  return nullptr;
+}
+
+DtDeviceType DtGetDeviceType(const DtDevice* device) {
+  return device ? device->info.type : static_cast<DtDeviceType>(0);
+}
+
+int32_t DtGetDeviceId(const DtDevice* device) { return device ? device->info.id : -1; }
+
+}  // extern "C"

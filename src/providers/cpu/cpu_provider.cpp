@@ -1,0 +1,125 @@
+// The built-in CPU provider: one device, host memory, synchronous copies. It is linked into the
+// devtensor library but reaches the core only through the provider ABI, like any library.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "devtensor/devtensor_provider.h"
+#include "providers/host_memory/strided_copy.h"
+
+namespace {
+
+const DtHostApi* g_host = nullptr;
+
+// Alignment of every CPU allocation: a cache line, and enough for any element type.
+constexpr size_t kAlignment = 64;
+
+DtStatus* Allocate(void*, size_t bytes, void** handle) {
+  void* memory = nullptr;
+  if (posix_memalign(&memory, kAlignment, bytes) != 0 || memory == nullptr) {
+    char message[96];
+    std::snprintf(message, sizeof message, "host allocation of %zu bytes failed", bytes);
+    return g_host->CreateStatus(DT_OUT_OF_MEMORY, message);
+  }
+  *handle = memory;
+  return nullptr;
+}
+
+void Free(void*, void* handle) { std::free(handle); }
+
+void ReleaseNothing(void*) {}
+
+int32_t CanCopy(void*, DtDeviceType src_type, int32_t, DtDeviceType dst_type, int32_t) {
+  return src_type == DT_DEVICE_CPU && dst_type == DT_DEVICE_CPU;
+}
+
+char* ElementZero(const DtTensorRef* t) { return static_cast<char*>(t->handle) + t->byte_offset; }
+
+DtStatus* CopyTensors(void*, const DtCopyPair* pairs, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    const DtTensorRef* src = pairs[i].src;
+    const DtTensorRef* dst = pairs[i].dst;
+    devtensor::CopyStrided(ElementZero(src), src->strides, ElementZero(dst), dst->strides,
+                           dst->shape, dst->rank, dst->element_size);
+  }
+  return nullptr;
+}
+
+DtStatus* ZeroTensor(void*, const DtTensorRef* tensor, void*) {
+  devtensor::ZeroStrided(ElementZero(tensor), tensor->strides, tensor->shape, tensor->rank,
+                         tensor->element_size);
+  return nullptr;
+}
+
+DtStatus* GetDeviceCount(void*, int32_t* count) {
+  *count = 1;
+  return nullptr;
+}
+
+DtStatus* GetDeviceInfo(void*, int32_t, DtDeviceInfo* info) {
+  if (DT_STRUCT_HAS_FIELD(info, DtDeviceInfo, name)) {
+    std::snprintf(info->name, sizeof info->name, "host memory (%ld cores)",
+                  sysconf(_SC_NPROCESSORS_ONLN));
+  }
+  if (DT_STRUCT_HAS_FIELD(info, DtDeviceInfo, is_addressable)) info->is_addressable = 1;
+  if (DT_STRUCT_HAS_FIELD(info, DtDeviceInfo, memory_bytes)) {
+    info->memory_bytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                         static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  }
+  if (DT_STRUCT_HAS_FIELD(info, DtDeviceInfo, offset_alignment)) info->offset_alignment = 1;
+  return nullptr;
+}
+
+DtStatus* CreateAllocator(void*, int32_t, DtAllocator* allocator) {
+  allocator->Allocate = &Allocate;
+  allocator->Free = &Free;
+  allocator->Release = &ReleaseNothing;
+  return nullptr;
+}
+
+DtStatus* CreateDataTransfer(void*, DtDataTransfer* transfer) {
+  transfer->CanCopy = &CanCopy;
+  transfer->CopyTensors = &CopyTensors;
+  transfer->Release = &ReleaseNothing;
+  if (DT_STRUCT_HAS_FIELD(transfer, DtDataTransfer, ZeroTensor)) transfer->ZeroTensor = &ZeroTensor;
+  return nullptr;
+}
+
+DtProviderFactory MakeFactory() {
+  DtProviderFactory factory{};
+  factory.struct_size = sizeof(DtProviderFactory);
+  factory.device_type = DT_DEVICE_CPU;
+  factory.GetDeviceCount = &GetDeviceCount;
+  factory.GetDeviceInfo = &GetDeviceInfo;
+  factory.CreateAllocator = &CreateAllocator;
+  factory.CreateDataTransfer = &CreateDataTransfer;
+  factory.Release = &ReleaseNothing;
+  return factory;
+}
+
+const DtProviderFactory kFactory = MakeFactory();
+const DtProviderFactory* const kFactories[] = {&kFactory};
+
+DtProvider MakeProvider() {
+  DtProvider provider{};
+  provider.struct_size = sizeof(DtProvider);
+  provider.abi_major = DT_PROVIDER_ABI_MAJOR;
+  provider.abi_minor = DT_PROVIDER_ABI_MINOR;
+  provider.Release = &ReleaseNothing;
+  provider.name = "cpu";
+  provider.factory_count = 1;
+  provider.factories = kFactories;
+  return provider;
+}
+
+const DtProvider kProvider = MakeProvider();
+
+}  // namespace
+
+extern "C" DtStatus* DtCpuProviderInit(const DtHostApi* host, const DtProvider** provider) {
+  g_host = host;
+  *provider = &kProvider;
+  return nullptr;
+}
