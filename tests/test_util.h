@@ -41,10 +41,10 @@ inline Outcome Take(DtStatus* status) {
 }
 
 // Expects `call` to fail with `code` and a message containing every one of `parts`.
-#define DT_EXPECT_ERROR(call, code, ...)                                                     \
+#define DT_EXPECT_ERROR(call, expected_code, ...)                                            \
   do {                                                                                       \
     ::devtensor_test::Outcome o_ = ::devtensor_test::Take(call);                             \
-    EXPECT_EQ(o_.code, code) << o_.message;                                                  \
+    EXPECT_EQ(o_.code, expected_code) << o_.message;                                                  \
     for (const char* part_ : {__VA_ARGS__}) {                                                \
       EXPECT_NE(o_.message.find(part_), std::string::npos)                                   \
           << "message \"" << o_.message << "\" lacks \"" << part_ << "\"";                  \

@@ -61,6 +61,8 @@ typedef struct DtHostApi {
   /* Makes a status the host can hand to applications. `message` is copied. Never returns NULL for a
    * code other than DT_OK. */
   DtStatus* (*CreateStatus)(DtErrorCode code, const char* message);
+  /* Releases a status the provider made and will not return; NULL is ignored. */
+  void (*ReleaseStatus)(DtStatus* status);
 } DtHostApi;
 
 /* A tensor as a provider sees it. Strides are in elements; every element lies inside

@@ -17,7 +17,7 @@ DtStatus* CreateStatusForProvider(DtErrorCode code, const char* message) {
 }
 
 const DtHostApi kHostApi = {sizeof(DtHostApi), DT_PROVIDER_ABI_MAJOR, DT_PROVIDER_ABI_MINOR,
-                            &CreateStatusForProvider};
+                            &CreateStatusForProvider, &DtReleaseStatus};
 
 std::string CopyName(const char* name) { return name ? std::string(name) : std::string(); }
 

@@ -1,0 +1,69 @@
+// Access to the test provider libraries (tests/providers/ext_provider.cpp) from the tests: their
+// paths, whether one is loaded, and its test hooks.
+#ifndef DEVTENSOR_TESTS_EXT_DEVICE_H_
+#define DEVTENSOR_TESTS_EXT_DEVICE_H_
+
+#include <dlfcn.h>
+
+#include <cstdint>
+#include <string>
+
+namespace devtensor_test {
+
+inline std::string ProviderPath(const std::string& target) {
+  return std::string(DT_TEST_PROVIDER_DIR) + "/lib" + target + ".so";
+}
+inline const std::string kExtProvider = ProviderPath("test_provider_ext");
+inline const std::string kSmallExtProvider = ProviderPath("test_provider_ext_small");
+inline const std::string kV2ExtProvider = ProviderPath("test_provider_ext_v2");
+inline const std::string kPickyExtProvider = ProviderPath("test_provider_ext_picky");
+inline const std::string kNotAProvider = ProviderPath("test_not_a_provider");
+
+// True while the library at `path` is loaded in this process.
+inline bool IsLoaded(const std::string& path) {
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  if (handle == nullptr) return false;
+  dlclose(handle);
+  return true;
+}
+
+// The test provider's hooks, looked up in the loaded library (which must stay loaded while used).
+struct ExtHooks {
+  explicit ExtHooks(const std::string& path = kExtProvider) {
+    library = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+    if (library == nullptr) return;
+    counters = reinterpret_cast<decltype(counters)>(dlsym(library, "DtTestExtCounters"));
+    create_buffer = reinterpret_cast<decltype(create_buffer)>(dlsym(library, "DtTestExtCreateBuffer"));
+    buffer_data = reinterpret_cast<decltype(buffer_data)>(dlsym(library, "DtTestExtBufferData"));
+    destroy_buffer =
+        reinterpret_cast<decltype(destroy_buffer)>(dlsym(library, "DtTestExtDestroyBuffer"));
+  }
+  ~ExtHooks() {
+    if (library != nullptr) dlclose(library);
+  }
+  int64_t Calls() const {
+    int64_t calls, pairs, live;
+    counters(&calls, &pairs, &live);
+    return calls;
+  }
+  int64_t Pairs() const {
+    int64_t calls, pairs, live;
+    counters(&calls, &pairs, &live);
+    return pairs;
+  }
+  int64_t LiveBuffers() const {
+    int64_t calls, pairs, live;
+    counters(&calls, &pairs, &live);
+    return live;
+  }
+
+  void* library = nullptr;
+  void (*counters)(int64_t*, int64_t*, int64_t*) = nullptr;
+  void* (*create_buffer)(int32_t, size_t) = nullptr;
+  uint8_t* (*buffer_data)(void*) = nullptr;
+  void (*destroy_buffer)(void*) = nullptr;
+};
+
+}  // namespace devtensor_test
+
+#endif  // DEVTENSOR_TESTS_EXT_DEVICE_H_
