@@ -3,7 +3,7 @@
 // then run the plan in order, batching consecutive steps of one transfer into one call.
 #include <algorithm>
 #include <cstring>
-#include <deque>
+#include <memory_resource>
 #include <numeric>
 #include <tuple>
 #include <vector>
@@ -62,7 +62,12 @@ struct Step {
 
 class Plan {
  public:
-  explicit Plan(DtEnv* env) : env_(env) {}
+  Plan(DtEnv* env, size_t pairs) : env_(env) {
+    steps_.reserve(pairs);
+    pairs_.reserve(pairs);
+  }
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
 
   DtStatus* AddCopy(size_t index, const DtValue* src, DtValue* dst);
   DtStatus* AddZero(DtValue* tensor);
@@ -80,15 +85,19 @@ class Plan {
                      std::vector<std::shared_ptr<Storage>>* done);
 
   DtEnv* env_;
-  std::vector<Step> steps_;
-  std::deque<Temporary> temporaries_;  // stable addresses: steps point into them
+  // A small call plans on the stack: no heap allocation on the per-token path.
+  alignas(std::max_align_t) std::byte arena_[4096];
+  std::pmr::monotonic_buffer_resource memory_{arena_, sizeof arena_};
+  std::pmr::vector<Step> steps_{&memory_};
+  std::pmr::vector<DtCopyPair> pairs_{&memory_};
+  std::vector<std::unique_ptr<Temporary>> temporaries_;  // steps point into them
   std::vector<std::shared_ptr<ProviderInstance>> transfers_alive_;
   struct Route {
     const DtDevice* src;
     const DtDevice* dst;
     FactoryInstance* factory;
   };
-  std::vector<Route> routes_;
+  std::pmr::vector<Route> routes_{&memory_};
 };
 
 FactoryInstance* Plan::Transfer(const DtDevice* src, const DtDevice* dst) {
@@ -99,7 +108,7 @@ FactoryInstance* Plan::Transfer(const DtDevice* src, const DtDevice* dst) {
   FactoryInstance* factory = nullptr;
   if (FindTransfer(*env_, src, dst, &choice)) {
     factory = choice.factory;
-    transfers_alive_.push_back(std::move(choice.keep_alive));
+    if (choice.keep_alive) transfers_alive_.push_back(std::move(choice.keep_alive));
   }
   routes_.push_back({src, dst, factory});
   return factory;
@@ -117,8 +126,8 @@ DtStatus* Plan::NewTemporary(const DtDevice* device, const Layout& like, bool ze
   if (zeroed) {  // only ever asked of the CPU device, whose handles are pointers
     std::memset(temporary.storage->handle(), 0, temporary.storage->bytes());
   }
-  temporaries_.push_back(std::move(temporary));
-  *out = &temporaries_.back();
+  temporaries_.push_back(std::make_unique<Temporary>(std::move(temporary)));
+  *out = temporaries_.back().get();
   return nullptr;
 }
 
@@ -206,11 +215,11 @@ DtStatus* Plan::RunGroup(size_t begin, size_t end, DtStream* stream,
   if (steps_[begin].is_zero) {
     DT_RETURN_IF_ERROR(transfer.ZeroTensor(transfer.state, &steps_[begin].dst, provider_stream));
   } else {
-    std::vector<DtCopyPair> pairs(end - begin);
+    pairs_.clear();
     for (size_t i = begin; i < end; ++i) {
-      pairs[i - begin] = DtCopyPair{&steps_[i].src, &steps_[i].dst, provider_stream};
+      pairs_.push_back(DtCopyPair{&steps_[i].src, &steps_[i].dst, provider_stream});
     }
-    DT_RETURN_IF_ERROR(transfer.CopyTensors(transfer.state, pairs.data(), pairs.size()));
+    DT_RETURN_IF_ERROR(transfer.CopyTensors(transfer.state, pairs_.data(), pairs_.size()));
   }
   if (provider_stream != nullptr) {
     stream->has_pending_work = true;
@@ -307,7 +316,7 @@ DtStatus* DtCopyTensors(DtEnv* env, const DtValue* const* src, DtValue* const* d
     for (size_t i = 0; i < count; ++i) DT_RETURN_IF_ERROR(CheckPair(i, src[i], dst[i]));
     DT_RETURN_IF_ERROR(CheckDestinationsDisjoint(dst, count));
     // Planning allocates temporaries but writes nothing the caller can see.
-    Plan plan(env);
+    Plan plan(env, count);
     for (size_t i = 0; i < count; ++i) DT_RETURN_IF_ERROR(plan.AddCopy(i, src[i], dst[i]));
     return plan.Run(stream);
   });
@@ -317,7 +326,7 @@ DtStatus* DtZeroTensor(DtEnv* env, DtValue* tensor, DtStream* stream) {
   return Guarded([&]() -> DtStatus* {
     if (env == nullptr) return Error(DT_INVALID_ARGUMENT, "env is NULL");
     if (tensor == nullptr) return Error(DT_INVALID_ARGUMENT, "tensor is NULL");
-    Plan plan(env);
+    Plan plan(env, 1);
     DT_RETURN_IF_ERROR(plan.AddZero(tensor));
     return plan.Run(stream);
   });

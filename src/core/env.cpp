@@ -20,16 +20,16 @@ using devtensor::ProviderInstance;
 namespace devtensor {
 namespace {
 
-bool IsCpu(const ProviderInstance& provider) {
-  return provider.registration_name() == kCpuProviderName && provider.library_path().empty();
-}
-
-bool TryProvider(const std::shared_ptr<ProviderInstance>& provider, const DtDevice* src,
-                 const DtDevice* dst, TransferChoice* choice) {
+// Tries the factories of `provider`. The chosen provider is kept alive for the copy unless it is
+// the provider of one of the two devices, whose tensors keep it alive already.
+bool TryProvider(ProviderInstance* provider, const DtDevice* src, const DtDevice* dst,
+                 TransferChoice* choice) {
   for (const auto& factory : provider->factories()) {
     if (factory->CanCopy(src, dst)) {
       choice->factory = factory.get();
-      choice->keep_alive = provider;
+      if (provider != src->factory->owner && provider != dst->factory->owner) {
+        choice->keep_alive = provider->shared_from_this();
+      }
       return true;
     }
   }
@@ -91,19 +91,15 @@ const DtDevice* FindDevice(const DtEnv& env, DtDeviceType type, int32_t id, int3
 bool FindTransfer(const DtEnv& env, const DtDevice* src, const DtDevice* dst,
                   TransferChoice* choice) {
   {
+    // providers[0] is the built-in CPU provider: device providers are asked first.
     std::shared_lock<std::shared_mutex> lock(env.mutex);
-    for (const auto& provider : env.providers) {
-      if (!IsCpu(*provider) && TryProvider(provider, src, dst, choice)) return true;
+    for (size_t i = 1; i < env.providers.size(); ++i) {
+      if (TryProvider(env.providers[i].get(), src, dst, choice)) return true;
     }
-    for (const auto& provider : env.providers) {
-      if (IsCpu(*provider) && TryProvider(provider, src, dst, choice)) return true;
-    }
+    if (TryProvider(env.providers.front().get(), src, dst, choice)) return true;
   }
-  for (const DtDevice* device : {dst, src}) {
-    auto owner = device->factory->owner->shared_from_this();
-    if (TryProvider(owner, src, dst, choice)) return true;
-  }
-  return false;
+  return TryProvider(dst->factory->owner, src, dst, choice) ||
+         TryProvider(src->factory->owner, src, dst, choice);
 }
 
 const DtDevice* CpuDevice(const DtEnv& env) {

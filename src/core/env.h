@@ -11,7 +11,7 @@
 
 struct DtEnv {
   mutable std::shared_mutex mutex;
-  // Registration order; the built-in CPU provider first.
+  // Registration order; the built-in CPU provider first, always.
   std::vector<std::shared_ptr<devtensor::ProviderInstance>> providers;
   // Why each internal provider library beside this library did not load (for DT_NOT_FOUND).
   std::vector<std::string> internal_provider_notes;
@@ -19,7 +19,8 @@ struct DtEnv {
 
 namespace devtensor {
 
-// A data transfer chosen for a copy, with a reference that keeps its provider loaded.
+// A data transfer chosen for a copy. `keep_alive` holds its provider when nothing else of the copy
+// does (it is not the provider of either device).
 struct TransferChoice {
   FactoryInstance* factory = nullptr;
   std::shared_ptr<ProviderInstance> keep_alive;
