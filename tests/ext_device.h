@@ -37,6 +37,8 @@ struct ExtHooks {
     buffer_data = reinterpret_cast<decltype(buffer_data)>(dlsym(library, "DtTestExtBufferData"));
     destroy_buffer =
         reinterpret_cast<decltype(destroy_buffer)>(dlsym(library, "DtTestExtDestroyBuffer"));
+    external_releases =
+        reinterpret_cast<decltype(external_releases)>(dlsym(library, "DtTestExtExternalReleases"));
   }
   ~ExtHooks() {
     if (library != nullptr) dlclose(library);
@@ -62,6 +64,7 @@ struct ExtHooks {
   void* (*create_buffer)(int32_t, size_t) = nullptr;
   uint8_t* (*buffer_data)(void*) = nullptr;
   void (*destroy_buffer)(void*) = nullptr;
+  int64_t (*external_releases)() = nullptr;
 };
 
 }  // namespace devtensor_test

@@ -210,6 +210,7 @@ TEST_F(ExtDevice, WrapsApplicationBuffersAfterCheckingThem) {
   void* buffer = hooks.create_buffer(0, 256);
   ASSERT_NE(buffer, nullptr);
   std::memset(hooks.buffer_data(buffer), kSentinel, 256);
+  const int64_t releases = hooks.external_releases();
   {
     Tensor wrapped = Tensor::wrap(env, ext0, buffer, 256, 64, DT_UINT32, {8});
     EXPECT_EQ(wrapped.buffer().handle, buffer);
@@ -226,6 +227,7 @@ TEST_F(ExtDevice, WrapsApplicationBuffersAfterCheckingThem) {
     }
   }
   EXPECT_EQ(hooks.buffer_data(buffer)[0], kSentinel) << "the caller keeps ownership";
+  EXPECT_EQ(hooks.external_releases(), releases + 1) << "the provider's reference goes with the tensor";
 
   DtValue* out = nullptr;
   const int64_t shape[] = {8};
@@ -241,6 +243,17 @@ TEST_F(ExtDevice, WrapsApplicationBuffersAfterCheckingThem) {
                   DT_INVALID_ARGUMENT, "not a live test-device buffer");
   EXPECT_EQ(out, nullptr);
   hooks.destroy_buffer(buffer);
+}
+
+TEST_F(ExtDevice, NativeHandlesComeFromTheProvider) {
+  void* handle = nullptr;
+  DT_ASSERT_OK(DtGetDeviceNativeHandle(ext1.get(), "TestDeviceTag", &handle));
+  EXPECT_EQ(handle, reinterpret_cast<void*>(0x101));
+  DT_EXPECT_ERROR(DtGetDeviceNativeHandle(ext1.get(), "WGPUDevice", &handle), DT_NOT_FOUND,
+                  "no native handle");
+  DT_EXPECT_ERROR(DtGetDeviceNativeHandle(cpu.get(), "WGPUDevice", &handle), DT_NOT_FOUND,
+                  "CPU(1):0", "no native handles");
+  DT_EXPECT_ERROR(DtGetDeviceNativeHandle(ext1.get(), nullptr, &handle), DT_INVALID_ARGUMENT, "name");
 }
 
 TEST_F(ExtDevice, StreamWorkRunsInOrderAndKeepsItsTensorsAlive) {

@@ -185,6 +185,12 @@ typedef struct DtDeviceInfo {
 
 /* Fills `info` for `device`. */
 DT_EXPORT DtStatus* DtGetDeviceInfo(const DtDevice* device, DtDeviceInfo* info);
+/* The device's native object named `name`, borrowed (do not release it): on WebGPU devices
+ * "WGPUInstance", "WGPUAdapter", "WGPUDevice" and "WGPUQueue", so that an application can create
+ * its own buffers and wrap them with DtCreateTensorWithData. Valid while the device is.
+ * DT_NOT_FOUND for a name the device's provider does not know. */
+DT_EXPORT DtStatus* DtGetDeviceNativeHandle(const DtDevice* device, const char* name, void** handle);
+
 /* Type and id of `device`; 0 and -1 for NULL. */
 DT_EXPORT DtDeviceType DtGetDeviceType(const DtDevice* device);
 DT_EXPORT int32_t DtGetDeviceId(const DtDevice* device);

@@ -133,18 +133,24 @@ typedef struct DtProviderFactory {
   DtStatus* (*CreateDataTransfer)(void* state, DtDataTransfer* transfer);
   /* Releases the factory, after everything it created was released. */
   void (*Release)(void* state);
-  /* optional: checks that `handle` is a buffer of device `device_id` holding at least `bytes`
-   * bytes that copies can use (NULL: any non-NULL handle is accepted). */
-  DtStatus* (*CheckExternalBuffer)(void* state, int32_t device_id, void* handle, size_t bytes);
+  /* optional, both or none: checks that `handle` is a buffer of device `device_id` holding at
+   * least `bytes` bytes that copies can use, and takes a reference to it for as long as a tensor
+   * wraps it; the host calls ReleaseExternalBuffer when the last view of it goes. Without them
+   * any non-NULL handle is accepted and no reference is taken. */
+  DtStatus* (*AcquireExternalBuffer)(void* state, int32_t device_id, void* handle, size_t bytes);
+  void (*ReleaseExternalBuffer)(void* state, int32_t device_id, void* handle);
   /* optional, all three or none: asynchronous ordered streams. Without them the host runs stream
    * work synchronously, which keeps it ordered. */
   DtStatus* (*CreateStream)(void* state, int32_t device_id, void** stream);
   DtStatus* (*SynchronizeStream)(void* state, void* stream);
   void (*ReleaseStream)(void* state, void* stream); /* called after SynchronizeStream */
+  /* optional: the device's native object called `name` (e.g. "WGPUDevice"), borrowed: valid
+   * while the device's provider is loaded. DT_NOT_FOUND for names the provider does not know. */
+  DtStatus* (*GetNativeHandle)(void* state, int32_t device_id, const char* name, void** handle);
 } DtProviderFactory;
 
 /* Size of a factory without its optional fields: the smallest struct_size the host accepts. */
-#define DT_PROVIDER_FACTORY_MIN_SIZE offsetof(DtProviderFactory, CheckExternalBuffer)
+#define DT_PROVIDER_FACTORY_MIN_SIZE offsetof(DtProviderFactory, AcquireExternalBuffer)
 /* Size of a data transfer without its optional fields. */
 #define DT_DATA_TRANSFER_MIN_SIZE offsetof(DtDataTransfer, ZeroTensor)
 

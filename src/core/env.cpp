@@ -290,6 +290,18 @@ DtStatus* DtGetDeviceInfo(const DtDevice* device, DtDeviceInfo* info) {
   return nullptr;
 }
 
+DtStatus* DtGetDeviceNativeHandle(const DtDevice* device, const char* name, void** handle) {
+  if (device == nullptr) return Error(DT_INVALID_ARGUMENT, "device is NULL");
+  if (name == nullptr) return Error(DT_INVALID_ARGUMENT, "name is NULL");
+  if (handle == nullptr) return Error(DT_INVALID_ARGUMENT, "handle is NULL");
+  const DtProviderFactory& api = device->factory->api;
+  if (api.GetNativeHandle == nullptr) {
+    return Error(DT_NOT_FOUND, "device ", devtensor::DeviceText(device),
+                 " has no native handles (its provider offers none)");
+  }
+  return Guarded([&] { return api.GetNativeHandle(api.state, device->info.id, name, handle); });
+}
+
 DtDeviceType DtGetDeviceType(const DtDevice* device) {
   return device ? device->info.type : static_cast<DtDeviceType>(0);
 }

@@ -25,7 +25,12 @@ Storage::Storage(std::shared_ptr<ProviderInstance> provider, const DtDevice* dev
 }
 
 Storage::~Storage() {
-  if (allocator_ != nullptr) allocator_->Free(allocator_->state, handle_);
+  if (allocator_ != nullptr) {
+    allocator_->Free(allocator_->state, handle_);
+  } else if (device_->factory->api.ReleaseExternalBuffer != nullptr) {
+    const DtProviderFactory& api = device_->factory->api;
+    api.ReleaseExternalBuffer(api.state, device_->info.id, handle_);
+  }
   provider_->live_objects.fetch_sub(1);
 }
 
@@ -212,12 +217,19 @@ DtStatus* DtCreateTensorWithData(DtEnv* env, const DtDevice* device, void* data,
                    DtGetElementTypeName(type));
     }
     const DtProviderFactory& factory = device->factory->api;
-    if (factory.CheckExternalBuffer != nullptr) {
+    const bool acquires = factory.AcquireExternalBuffer && factory.ReleaseExternalBuffer;
+    if (acquires) {
       DT_RETURN_IF_ERROR(
-          factory.CheckExternalBuffer(factory.state, device->info.id, data, data_bytes));
+          factory.AcquireExternalBuffer(factory.state, device->info.id, data, data_bytes));
     }
-    auto storage = std::make_shared<Storage>(device->factory->owner->shared_from_this(), device,
-                                             data, data_bytes, nullptr);
+    std::shared_ptr<Storage> storage;
+    try {
+      storage = std::make_shared<Storage>(device->factory->owner->shared_from_this(), device, data,
+                                          data_bytes, nullptr);
+    } catch (...) {
+      if (acquires) factory.ReleaseExternalBuffer(factory.state, device->info.id, data);
+      throw;
+    }
     return MakeValue(std::move(storage), layout, type, tensor);
   });
 }

@@ -13,7 +13,8 @@ namespace devtensor {
 class Storage {
  public:
   // Takes `handle`; frees it through `allocator` when the last reference goes. A null allocator
-  // means caller memory, which is never freed.
+  // means caller memory, which is never freed; the provider's ReleaseExternalBuffer, if any, is
+  // told when the storage goes.
   Storage(std::shared_ptr<ProviderInstance> provider, const DtDevice* device, void* handle,
           size_t bytes, DtAllocator* allocator);
   ~Storage();

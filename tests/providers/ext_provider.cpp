@@ -37,7 +37,7 @@ constexpr uint64_t kLiveMagic = 0x5445535442554631ull;  // "TESTBUF1"
 constexpr uint64_t kDeadMagic = 0xDEADDEADDEADDEADull;
 
 const DtHostApi* g_host = nullptr;
-std::atomic<int64_t> g_copy_calls{0}, g_copy_pairs{0}, g_live_buffers{0};
+std::atomic<int64_t> g_copy_calls{0}, g_copy_pairs{0}, g_live_buffers{0}, g_external_releases{0};
 
 // What a handle points to. Applications and the host only ever see the pointer to this struct.
 struct ExtBuffer {
@@ -279,7 +279,7 @@ DtStatus* CreateDataTransfer(void*, DtDataTransfer* transfer) {
 }
 
 #ifndef DT_TEST_SMALL_STRUCTS
-DtStatus* CheckExternalBuffer(void*, int32_t device_id, void* handle, size_t bytes) {
+DtStatus* AcquireExternalBuffer(void*, int32_t device_id, void* handle, size_t bytes) {
   auto* buffer = static_cast<ExtBuffer*>(handle);
   if (buffer->magic != kLiveMagic) {
     return Fail(DT_INVALID_ARGUMENT, "data is not a live test-device buffer");
@@ -295,6 +295,11 @@ DtStatus* CheckExternalBuffer(void*, int32_t device_id, void* handle, size_t byt
   return nullptr;
 }
 
+void ReleaseExternalBuffer(void*, int32_t, void* handle) {
+  g_external_releases.fetch_add(1);
+  (void)handle;
+}
+
 DtStatus* CreateStream(void*, int32_t, void** stream) {
   auto* created = new (std::nothrow) Stream();
   if (created == nullptr) return Fail(DT_OUT_OF_MEMORY, "test stream allocation failed");
@@ -305,6 +310,15 @@ DtStatus* CreateStream(void*, int32_t, void** stream) {
 DtStatus* SynchronizeStream(void*, void* stream) { return static_cast<Stream*>(stream)->Synchronize(); }
 
 void ReleaseStream(void*, void* stream) { delete static_cast<Stream*>(stream); }
+
+// One native handle: "TestDeviceTag", the device id + 0x100 as a pointer.
+DtStatus* GetNativeHandle(void*, int32_t device_id, const char* name, void** handle) {
+  if (std::strcmp(name, "TestDeviceTag") != 0) {
+    return Fail(DT_NOT_FOUND, "test device has no native handle of that name");
+  }
+  *handle = reinterpret_cast<void*>(static_cast<intptr_t>(device_id + 0x100));
+  return nullptr;
+}
 #endif
 
 // The factory lives in memory of exactly struct_size bytes, so that a host reading past the size
@@ -324,10 +338,12 @@ DtProviderFactory* MakeFactory() {
   full.CreateDataTransfer = &CreateDataTransfer;
   full.Release = &ReleaseNothing;
 #ifndef DT_TEST_SMALL_STRUCTS
-  full.CheckExternalBuffer = &CheckExternalBuffer;
+  full.AcquireExternalBuffer = &AcquireExternalBuffer;
+  full.ReleaseExternalBuffer = &ReleaseExternalBuffer;
   full.CreateStream = &CreateStream;
   full.SynchronizeStream = &SynchronizeStream;
   full.ReleaseStream = &ReleaseStream;
+  full.GetNativeHandle = &GetNativeHandle;
 #endif
   auto* factory = static_cast<DtProviderFactory*>(std::malloc(size));
   if (factory != nullptr) std::memcpy(factory, &full, size);
@@ -385,6 +401,9 @@ DT_EXPORT void DtTestExtCounters(int64_t* calls, int64_t* pairs, int64_t* live_b
   *pairs = g_copy_pairs.load();
   *live_buffers = g_live_buffers.load();
 }
+
+// Test hook: how often the host released a wrapped application buffer.
+DT_EXPORT int64_t DtTestExtExternalReleases() { return g_external_releases.load(); }
 
 // Test hook: an application-style buffer of the test device, and its data pointer.
 DT_EXPORT void* DtTestExtCreateBuffer(int32_t device_id, size_t bytes) {
