@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 namespace devtensor::wgpu {
 
@@ -434,7 +435,7 @@ static_assert(sizeof(BindGroupDescriptor) == 48);
   X(BindGroupLayoutRelease, wgpuBindGroupLayoutRelease, void (*)(BindGroupLayout))
 
 struct Api {
-#define DT_WGPU_MEMBER(name, symbol, type) type name = nullptr;
+#define DT_WGPU_MEMBER(name, symbol, type) std::type_identity_t<type> name = nullptr;
   DT_WGPU_FUNCTIONS(DT_WGPU_MEMBER)
 #undef DT_WGPU_MEMBER
 };

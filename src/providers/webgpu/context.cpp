@@ -1,0 +1,285 @@
+#include "providers/webgpu/context.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "providers/webgpu/copy_kernel.h"
+
+namespace devtensor::webgpu {
+namespace {
+
+struct Registry {
+  std::mutex mutex;
+  std::vector<std::weak_ptr<Context>> contexts;  // by adapter index
+};
+
+// Leaked on purpose: nothing here may be destroyed at process exit.
+Registry& TheRegistry() {
+  static Registry* registry = new Registry();
+  return *registry;
+}
+
+struct DeviceRequest {
+  uint32_t status = 0;
+  wgpu::Device device = nullptr;
+  std::string message;
+};
+
+void OnDevice(uint32_t status, wgpu::Device device, wgpu::StringView message, void* userdata,
+              void*) {
+  auto* request = static_cast<DeviceRequest*>(userdata);
+  request->status = status;
+  request->device = device;
+  try {
+    request->message = wgpu::Text(message);
+  } catch (...) {
+  }
+}
+
+struct Completion {
+  uint32_t status = 0;
+};
+
+void OnWorkDone(uint32_t status, wgpu::StringView, void* userdata, void*) {
+  static_cast<Completion*>(userdata)->status = status;
+}
+
+// Pool size classes: 256 bytes, then powers of two and the midpoints between them.
+uint64_t BucketSize(uint64_t bytes) {
+  uint64_t size = 256;
+  while (size < bytes) {
+    const uint64_t middle = size + size / 2;
+    if (middle >= bytes) return middle;
+    size *= 2;
+  }
+  return size;
+}
+
+constexpr uint64_t kMaxPooledBytes = 512ull << 20;
+
+}  // namespace
+
+DtStatus* Context::Get(const DtHostApi* host, int32_t index, std::shared_ptr<Context>* out) {
+  Registry& registry = TheRegistry();
+  std::lock_guard<std::mutex> lock(registry.mutex);
+  if (registry.contexts.size() <= static_cast<size_t>(index)) {
+    registry.contexts.resize(static_cast<size_t>(index) + 1);
+  }
+  std::shared_ptr<Context> context = registry.contexts[static_cast<size_t>(index)].lock();
+  if (context != nullptr && !context->lost_.load()) {
+    *out = std::move(context);
+    return nullptr;
+  }
+  std::shared_ptr<Context> created(new Context());
+  created->host_ = host;
+  if (DtStatus* status = created->Create(index)) return status;
+  registry.contexts[static_cast<size_t>(index)] = created;
+  *out = std::move(created);
+  return nullptr;
+}
+
+DtStatus* Context::Create(int32_t index) {
+  std::string why;
+  runtime_ = GetRuntime(&why);
+  if (runtime_ == nullptr) return host_->CreateStatus(DT_NOT_FOUND, why.c_str());
+  if (index < 0 || static_cast<size_t>(index) >= runtime_->adapters.size()) {
+    return host_->CreateStatus(DT_NOT_FOUND, "no WebGPU adapter with that index");
+  }
+  index_ = index;
+  adapter_ = &runtime_->adapters[static_cast<size_t>(index)];
+  const wgpu::Api& api = runtime_->api;
+
+  std::vector<uint32_t> features;
+  if (adapter_->has_shader_f16) features.push_back(wgpu::feature::kShaderF16);
+  if (adapter_->has_timestamp_query) features.push_back(wgpu::feature::kTimestampQuery);
+  // The adapter's own limits: without them Dawn gives the WebGPU defaults (256-byte storage
+  // offsets, 128 MiB bindings, 256 MiB buffers).
+  wgpu::Limits required = adapter_->limits;
+  required.next_in_chain = nullptr;
+  wgpu::DeviceDescriptor descriptor{};
+  descriptor.label = wgpu::View("devtensor");
+  descriptor.required_feature_count = features.size();
+  descriptor.required_features = features.data();
+  descriptor.required_limits = &required;
+  descriptor.device_lost_callback_info = {nullptr, wgpu::callback_mode::kAllowSpontaneous, &OnLost,
+                                          this, nullptr};
+  descriptor.uncaptured_error_callback_info = {nullptr, &OnError, this, nullptr};
+  DeviceRequest request;
+  wgpu::RequestDeviceCallbackInfo info{nullptr, wgpu::callback_mode::kWaitAnyOnly, &OnDevice,
+                                       &request, nullptr};
+  wgpu::Future future = api.AdapterRequestDevice(adapter_->adapter, &descriptor, info);
+  if (!WaitFor(*runtime_, future) || request.status != wgpu::kRequestSuccess ||
+      request.device == nullptr) {
+    std::string message = "creating a WebGPU device on " + adapter_->name +
+                          " failed: " + request.message;
+    return host_->CreateStatus(DT_DEVICE_LOST, message.c_str());
+  }
+  device_ = request.device;
+  queue_ = api.DeviceGetQueue(device_);
+  wgpu::LimitsOut limits{};
+  api.DeviceGetLimits(device_, &limits.limits);
+  limits_ = limits.limits;
+  return nullptr;
+}
+
+Context::~Context() {
+  if (device_ == nullptr) return;
+  const wgpu::Api& a = runtime_->api;
+  releasing_.store(true);
+  for (wgpu::ComputePipeline& pipeline : copy_pipeline_) {
+    if (pipeline != nullptr) a.ComputePipelineRelease(pipeline);
+  }
+  for (auto& [key, buffers] : pool_) {
+    for (wgpu::Buffer buffer : buffers) {
+      a.BufferDestroy(buffer);
+      a.BufferRelease(buffer);
+    }
+  }
+  a.QueueRelease(queue_);
+  a.DeviceRelease(device_);  // the loss callback fires (reason Destroyed) and is ignored
+}
+
+void Context::OnLost(const wgpu::Device*, uint32_t reason, wgpu::StringView message, void* self,
+                     void*) {
+  auto* context = static_cast<Context*>(self);
+  if (context->releasing_.load() || reason == wgpu::kLostCallbackCancelled) return;
+  try {
+    std::lock_guard<std::mutex> lock(context->errors_mutex_);
+    context->lost_message_ = wgpu::Text(message);
+  } catch (...) {
+  }
+  context->lost_.store(true);
+}
+
+void Context::OnError(const wgpu::Device*, uint32_t type, wgpu::StringView message, void* self,
+                      void*) {
+  auto* context = static_cast<Context*>(self);
+  try {
+    std::lock_guard<std::mutex> lock(context->errors_mutex_);
+    if (context->errors_.size() < 4096) {
+      if (!context->errors_.empty()) context->errors_ += "; ";
+      context->errors_ += wgpu::Text(message);
+    }
+    context->error_type_ = std::max(context->error_type_, type);
+  } catch (...) {
+  }
+}
+
+DtStatus* Context::CheckAlive() const {
+  if (!lost_.load()) return nullptr;
+  std::string message;
+  {
+    std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(errors_mutex_));
+    message = "the WebGPU device on " + adapter_->name + " was lost: " + lost_message_ +
+              "; create a new env to get a new device";
+  }
+  return host_->CreateStatus(DT_DEVICE_LOST, message.c_str());
+}
+
+std::string Context::TakeErrorText() {
+  std::lock_guard<std::mutex> lock(errors_mutex_);
+  std::string errors;
+  errors.swap(errors_);
+  error_type_ = 0;
+  return errors;
+}
+
+DtStatus* Context::TakeErrors() {
+  if (DtStatus* lost = CheckAlive()) return lost;
+  uint32_t type = 0;
+  {
+    std::lock_guard<std::mutex> lock(errors_mutex_);
+    type = error_type_;
+  }
+  std::string errors = TakeErrorText();
+  if (errors.empty()) return nullptr;
+  DtErrorCode code = DT_INTERNAL;
+  if (type == wgpu::kErrorValidation) code = DT_INVALID_ARGUMENT;
+  if (type == wgpu::kErrorOutOfMemory) code = DT_OUT_OF_MEMORY;
+  errors = "WebGPU reported: " + errors;
+  return host_->CreateStatus(code, errors.c_str());
+}
+
+DtStatus* Context::Wait(wgpu::Future future, const char* what) {
+  if (!WaitFor(*runtime_, future)) {
+    if (DtStatus* lost = CheckAlive()) return lost;
+    std::string message = std::string("waiting for ") + what + " on " + adapter_->name + " failed";
+    return host_->CreateStatus(DT_DEVICE_LOST, message.c_str());
+  }
+  return CheckAlive();
+}
+
+void Context::Submit(wgpu::CommandEncoder encoder) {
+  const wgpu::Api& a = api();
+  wgpu::CommandBuffer commands = a.CommandEncoderFinish(encoder, nullptr);
+  a.QueueSubmit(queue_, 1, &commands);
+  a.CommandBufferRelease(commands);
+  a.CommandEncoderRelease(encoder);
+}
+
+DtStatus* Context::WaitIdle() {
+  if (DtStatus* status = WaitQueue()) return status;
+  return TakeErrors();
+}
+
+DtStatus* Context::WaitQueue() {
+  Completion done;
+  wgpu::QueueWorkDoneCallbackInfo info{nullptr, wgpu::callback_mode::kWaitAnyOnly, &OnWorkDone,
+                                       &done, nullptr};
+  if (DtStatus* status = Wait(api().QueueOnSubmittedWorkDone(queue_, info), "queued work")) {
+    return status;
+  }
+  if (done.status != wgpu::kRequestSuccess) {
+    return host_->CreateStatus(DT_DEVICE_LOST, "the WebGPU queue did not finish its work");
+  }
+  return nullptr;
+}
+
+DtStatus* Context::TakeBuffer(uint64_t bytes, wgpu::Flags usage, wgpu::Buffer* buffer,
+                              uint64_t* capacity) {
+  const uint64_t size = BucketSize(bytes);
+  auto it = pool_.find({usage, size});
+  if (it != pool_.end() && !it->second.empty()) {
+    *buffer = it->second.back();
+    it->second.pop_back();
+    pooled_bytes_ -= size;
+    *capacity = size;
+    return nullptr;
+  }
+  if (size > limits_.max_buffer_size) {
+    std::string message = "a buffer of " + std::to_string(bytes) + " bytes exceeds the largest " +
+                          "buffer of " + adapter_->name + ", " +
+                          std::to_string(limits_.max_buffer_size) + " bytes";
+    return host_->CreateStatus(DT_OUT_OF_MEMORY, message.c_str());
+  }
+  wgpu::BufferDescriptor descriptor{};
+  descriptor.usage = usage;
+  descriptor.size = size;
+  *buffer = api().DeviceCreateBuffer(device_, &descriptor);
+  if (DtStatus* status = TakeErrors()) {
+    if (*buffer != nullptr) api().BufferRelease(*buffer);
+    *buffer = nullptr;
+    return status;
+  }
+  if (*buffer == nullptr) return host_->CreateStatus(DT_OUT_OF_MEMORY, "buffer creation failed");
+  *capacity = size;
+  return nullptr;
+}
+
+void Context::Recycle(wgpu::Buffer buffer, uint64_t capacity, wgpu::Flags usage) {
+  if (pooled_bytes_ + capacity > kMaxPooledBytes || lost_.load()) {
+    api().BufferDestroy(buffer);
+    api().BufferRelease(buffer);
+    return;
+  }
+  pool_[{usage, capacity}].push_back(buffer);
+  pooled_bytes_ += capacity;
+}
+
+wgpu::ComputePipeline Context::CopyPipeline(bool same_buffer) {
+  wgpu::ComputePipeline& pipeline = copy_pipeline_[same_buffer ? 1 : 0];
+  if (pipeline == nullptr) pipeline = CreateCopyPipeline(*this, same_buffer);
+  return pipeline;
+}
+
+}  // namespace devtensor::webgpu

@@ -1,0 +1,95 @@
+// A WebGPU context: the device and queue of one adapter, with what every copy needs (limits,
+// pipelines, buffer pools) and the errors Dawn reported. One per adapter index in the process,
+// created on first use, shared by every tensor, stream and transfer that uses it (shared_ptr),
+// gone when the last of them goes. After the device is lost every call fails with
+// DT_DEVICE_LOST, and the next GetContext for the adapter makes a new device.
+#ifndef DEVTENSOR_PROVIDERS_WEBGPU_CONTEXT_H_
+#define DEVTENSOR_PROVIDERS_WEBGPU_CONTEXT_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "devtensor/devtensor_provider.h"
+#include "providers/webgpu/runtime.h"
+
+namespace devtensor::webgpu {
+
+class Context {
+ public:
+  // The context of adapter `index`, made if there is none or the one there was lost.
+  static DtStatus* Get(const DtHostApi* host, int32_t index, std::shared_ptr<Context>* out);
+  ~Context();
+
+  const wgpu::Api& api() const { return runtime_->api; }
+  const Runtime& runtime() const { return *runtime_; }
+  wgpu::Device device() const { return device_; }
+  wgpu::Queue queue() const { return queue_; }
+  const wgpu::Limits& limits() const { return limits_; }
+  const AdapterRecord& adapter() const { return *adapter_; }
+  const DtHostApi* host() const { return host_; }
+
+  // Serialises every use of the device: Dawn devices are not used from two threads at once.
+  std::mutex& mutex() { return mutex_; }
+
+  // A status for a lost device, or null while it lives.
+  DtStatus* CheckAlive() const;
+  // Waits for `future`; a status when the wait failed or the device was lost meanwhile.
+  DtStatus* Wait(wgpu::Future future, const char* what);
+  // Errors Dawn reported since the last call, as one status (null when none), or as text.
+  DtStatus* TakeErrors();
+  std::string TakeErrorText();
+  // Submits `encoder`'s commands and releases the encoder.
+  void Submit(wgpu::CommandEncoder encoder);
+  // Waits until the queue has finished everything submitted so far (WaitIdle: and reports the
+  // errors Dawn raised meanwhile).
+  DtStatus* WaitQueue();
+  DtStatus* WaitIdle();
+
+  // Buffers from size-bucketed pools. A buffer goes back with Recycle once every command using it
+  // was submitted; the queue's order makes reuse after that safe.
+  DtStatus* TakeBuffer(uint64_t bytes, wgpu::Flags usage, wgpu::Buffer* buffer, uint64_t* capacity);
+  void Recycle(wgpu::Buffer buffer, uint64_t capacity, wgpu::Flags usage);
+
+  // The copy pipeline; `same_buffer` selects the variant that reads and writes one binding.
+  wgpu::ComputePipeline CopyPipeline(bool same_buffer);
+
+  // Usage every devtensor-allocated tensor buffer has.
+  static constexpr wgpu::Flags kTensorUsage =
+      wgpu::usage::kStorage | wgpu::usage::kCopySrc | wgpu::usage::kCopyDst;
+
+ private:
+  Context() = default;
+  DtStatus* Create(int32_t index);
+  static void OnLost(const wgpu::Device*, uint32_t reason, wgpu::StringView message, void* self,
+                     void*);
+  static void OnError(const wgpu::Device*, uint32_t type, wgpu::StringView message, void* self,
+                      void*);
+
+  const DtHostApi* host_ = nullptr;
+  const Runtime* runtime_ = nullptr;
+  const AdapterRecord* adapter_ = nullptr;
+  int32_t index_ = 0;
+  wgpu::Device device_ = nullptr;
+  wgpu::Queue queue_ = nullptr;
+  wgpu::Limits limits_{};
+  std::mutex mutex_;
+
+  std::atomic<bool> lost_{false};
+  std::atomic<bool> releasing_{false};
+  std::mutex errors_mutex_;  // guards what the callbacks record; they may run on Dawn's threads
+  std::string lost_message_;
+  std::string errors_;
+  uint32_t error_type_ = 0;  // the most severe WGPUErrorType seen
+
+  std::map<std::pair<wgpu::Flags, uint64_t>, std::vector<wgpu::Buffer>> pool_;
+  uint64_t pooled_bytes_ = 0;
+  wgpu::ComputePipeline copy_pipeline_[2] = {nullptr, nullptr};
+};
+
+}  // namespace devtensor::webgpu
+
+#endif  // DEVTENSOR_PROVIDERS_WEBGPU_CONTEXT_H_

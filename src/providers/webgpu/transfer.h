@@ -1,0 +1,55 @@
+// The WebGPU data transfer: CPU->GPU, GPU->CPU and GPU->GPU copies of views at any byte offset,
+// contiguous or strided, and clears. A batch of pairs becomes one command encoder and one submit;
+// uploads are staged together and downloads land in one read-back buffer mapped once.
+#ifndef DEVTENSOR_PROVIDERS_WEBGPU_TRANSFER_H_
+#define DEVTENSOR_PROVIDERS_WEBGPU_TRANSFER_H_
+
+#include <memory>
+#include <vector>
+
+#include "devtensor/devtensor_provider.h"
+#include "providers/webgpu/context.h"
+
+namespace devtensor::webgpu {
+
+// A host destination of a download that completes later, with its own copy of shape and strides.
+struct HostTarget {
+  uint8_t* data;  // element [0, ..., 0]
+  size_t element_size;
+  size_t rank;
+  int64_t shape[DT_MAX_RANK];
+  int64_t strides[DT_MAX_RANK];
+  uint64_t readback_offset;  // where its packed bytes start in the read-back buffer
+};
+
+// Downloads waiting for their read-back buffer to map.
+struct PendingDownload {
+  wgpu::Buffer readback = nullptr;
+  uint64_t capacity = 0;
+  uint64_t bytes = 0;
+  wgpu::Future map{};
+  uint32_t map_status = 0;
+  std::vector<HostTarget> targets;
+};
+
+// A WebGPU stream: work is submitted as it is issued (the queue keeps it in order) and the calls
+// return at once; downloads finish, and errors are reported, at Synchronize.
+struct Stream {
+  std::shared_ptr<Context> context;
+  std::vector<std::unique_ptr<PendingDownload>> downloads;
+  bool has_work = false;
+};
+
+// Copies pairs whose WebGPU sides all live on `context`'s device. With `stream` null the call
+// returns when the data is in place.
+DtStatus* CopyBatch(Context& context, const DtCopyPair* pairs, size_t count, Stream* stream);
+
+// Sets a view's elements to zero on the device.
+DtStatus* ZeroView(Context& context, const DtTensorRef& tensor, Stream* stream);
+
+// Waits for a stream's work and finishes its downloads.
+DtStatus* SynchronizeStream(Stream& stream);
+
+}  // namespace devtensor::webgpu
+
+#endif  // DEVTENSOR_PROVIDERS_WEBGPU_TRANSFER_H_
