@@ -225,8 +225,8 @@ DT_EXPORT DtStatus* DtCreateTensorView(const DtValue* base, size_t byte_offset, 
                                        const int64_t* shape, size_t rank, DtValue** view);
 
 /* The view base[..., start:start+length, ...] along `axis`. Strides are kept, so a slice of any
- * axis but the first is in general not contiguous. Needs 0 <= start, 0 <= length and
- * start + length <= shape[axis]. */
+ * axis but the first is in general not contiguous. Needs axis < rank, 0 <= start, 0 <= length
+ * and start + length <= shape[axis]; otherwise DT_OUT_OF_RANGE. */
 DT_EXPORT DtStatus* DtSliceTensor(const DtValue* base, size_t axis, int64_t start, int64_t length,
                                   DtValue** view);
 

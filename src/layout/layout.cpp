@@ -5,12 +5,20 @@
 namespace devtensor {
 
 bool ElementCount(const int64_t* shape, size_t rank, size_t* count) {
+  // The product of the non-zero dimensions must fit even when another dimension is 0: row-major
+  // strides are built from it.
   size_t total = 1;
+  bool empty = false;
   for (size_t i = 0; i < rank; ++i) {
     if (shape[i] < 0) return false;
+    if (shape[i] == 0) {
+      empty = true;
+      continue;
+    }
     if (MulOverflows(total, static_cast<size_t>(shape[i]), &total)) return false;
   }
-  *count = total;
+  if (total > static_cast<size_t>(INT64_MAX)) return false;
+  *count = empty ? 0 : total;
   return true;
 }
 

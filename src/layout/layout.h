@@ -27,7 +27,8 @@ struct Layout {
   size_t element_size = 1;
 };
 
-// Product of the dimensions, or false when it overflows size_t or a dimension is negative.
+// Product of the dimensions, or false when a dimension is negative or the product of the non-zero
+// dimensions exceeds INT64_MAX (strides in elements must stay representable).
 bool ElementCount(const int64_t* shape, size_t rank, size_t* count);
 
 // Row-major strides (in elements) for `shape`.
