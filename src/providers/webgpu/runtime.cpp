@@ -21,13 +21,15 @@ Runtime* g_runtime = nullptr;  // never freed: lives as long as the process
 
 void* OpenLibrary(std::string* path, std::string* why) {
   std::vector<std::pair<std::string, std::string>> candidates;  // (path, where it came from)
+  // The variable, when set, is the only place looked at: a wrong path must not be papered over.
   if (const char* env = std::getenv("DEVTENSOR_WEBGPU_RUNTIME"); env && *env) {
     candidates.emplace_back(env, "DEVTENSOR_WEBGPU_RUNTIME");
+  } else {
+    if (*DEVTENSOR_WEBGPU_RUNTIME_PATH) {
+      candidates.emplace_back(DEVTENSOR_WEBGPU_RUNTIME_PATH, "the path configured at build time");
+    }
+    candidates.emplace_back(kRuntimeFile, "the system library search path");
   }
-  if (*DEVTENSOR_WEBGPU_RUNTIME_PATH) {
-    candidates.emplace_back(DEVTENSOR_WEBGPU_RUNTIME_PATH, "the path configured at build time");
-  }
-  candidates.emplace_back(kRuntimeFile, "the system library search path");
   std::string tried;
   for (const auto& [candidate, origin] : candidates) {
     dlerror();
