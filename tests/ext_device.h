@@ -4,14 +4,24 @@
 #define DEVTENSOR_TESTS_EXT_DEVICE_H_
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <string>
 
 namespace devtensor_test {
 
+// The test providers are built beside the test binary; a build tree may have been moved.
+inline std::string ProviderDirectory() {
+  char path[4096];
+  const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) return DT_TEST_PROVIDER_DIR;
+  std::string exe(path, static_cast<size_t>(n));
+  return exe.substr(0, exe.rfind('/'));
+}
+
 inline std::string ProviderPath(const std::string& target) {
-  return std::string(DT_TEST_PROVIDER_DIR) + "/lib" + target + ".so";
+  return ProviderDirectory() + "/lib" + target + ".so";
 }
 inline const std::string kExtProvider = ProviderPath("test_provider_ext");
 inline const std::string kSmallExtProvider = ProviderPath("test_provider_ext_small");

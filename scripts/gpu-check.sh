@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Runs the test suite (and, with --bench, the WebGPU benchmarks) on a machine with an NVIDIA GPU
+# through Dawn's Vulkan backend. Two steps:
+#
+#   scripts/gpu-check.sh prepare   here: builds, then stages in .gpu/ everything the GPU machine
+#                                  lacks (the build, the Dawn runtime, the Vulkan loader packages,
+#                                  Google Benchmark's library)
+#   scripts/gpu-check.sh run [--bench]
+#                                  there, from the repository root with .gpu/ beside it: brings up
+#                                  Vulkan, runs every test, writes a summary (and the benchmark
+#                                  table and JSON) under $OUT (default: .gpu/out)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STAGE=.gpu
+# Vulkan loader and the GL vendor-neutral dispatch libraries the NVIDIA ICD needs.
+LOADER_PACKAGES=(libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+
+prepare() {
+  make build
+  rm -rf "$STAGE/build" "$STAGE/lib" && mkdir -p "$STAGE/build/tests" "$STAGE/build/bench" \
+    "$STAGE/build/tools" "$STAGE/build/examples" "$STAGE/lib" "$STAGE/debs"
+  local exclude
+  exclude=$(git rev-parse --git-path info/exclude)
+  mkdir -p "$(dirname "$exclude")"
+  grep -qxF "/$STAGE/" "$exclude" 2>/dev/null || echo "/$STAGE/" >>"$exclude"
+  cp -a build/libdevtensor.so* build/libdevtensor_webgpu.so "$STAGE/build/"
+  cp -a build/tests/devtensor_tests build/tests/*.so "$STAGE/build/tests/"
+  cp -a build/bench/devtensor_bench build/bench/devtensor_webgpu_bench "$STAGE/build/bench/"
+  cp -a build/tools/devtensor "$STAGE/build/tools/"
+  cp -a build/examples/hello_tensors build/examples/kv_cache_append "$STAGE/build/examples/"
+  find "$STAGE/build" -type f -exec strip --strip-debug {} +
+  cp -a deps/dawn/libwebgpu_wrapper.so "$STAGE/lib/"
+  cp -a /usr/lib/x86_64-linux-gnu/libbenchmark.so.1* "$STAGE/lib/"
+  if ! ls "$STAGE"/debs/libvulkan1_*.deb >/dev/null 2>&1; then
+    local lists
+    lists=$(mktemp -d)
+    local opts=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 "-oDir::State::Lists=$lists")
+    apt-get "${opts[@]}" update -qq
+    (cd "$STAGE/debs" && apt-get "${opts[@]}" download "${LOADER_PACKAGES[@]}")
+    rm -rf "$lists"
+  fi
+  du -sh "$STAGE"
+}
+
+run() {
+  local bench=0
+  [ "${1:-}" = "--bench" ] && bench=1
+  local out=${OUT:-$STAGE/out}
+  mkdir -p "$out"
+  for deb in "$STAGE"/debs/*.deb; do dpkg -x "$deb" /; done
+  ldconfig
+  export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
+  export __EGL_VENDOR_LIBRARY_FILENAMES=${__EGL_VENDOR_LIBRARY_FILENAMES:-/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json}
+  export DEVTENSOR_WEBGPU_RUNTIME=$PWD/$STAGE/lib/libwebgpu_wrapper.so
+  export LD_LIBRARY_PATH=$PWD/$STAGE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  local b=$STAGE/build status=0
+  {
+    echo "== machine"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+    echo "== devtensor info"; "$b/tools/devtensor" info
+    echo "== examples"; "$b/examples/hello_tensors" && "$b/examples/kv_cache_append"
+  } 2>&1 | tee "$out/summary.txt" || status=1
+  echo "== tests" | tee -a "$out/summary.txt"
+  "$b/tests/devtensor_tests" --gtest_brief=1 >"$out/tests.txt" 2>&1 || status=1
+  DEVTENSOR_WEBGPU_RUNTIME=/nonexistent/libwebgpu_wrapper.so DT_TEST_WITHOUT_WEBGPU_RUNTIME=1 \
+    "$b/tests/devtensor_tests" --gtest_brief=1 --gtest_filter='WebGpuWithoutRuntime.*' \
+    >>"$out/tests.txt" 2>&1 || status=1
+  grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests? from .* ran|^\[  FAILED  \]" "$out/tests.txt" | tee -a "$out/summary.txt"
+  if [ "$bench" = 1 ]; then
+    echo "== WebGPU benchmarks" | tee -a "$out/summary.txt"
+    "$b/bench/devtensor_webgpu_bench" --benchmark_repetitions="${REPETITIONS:-3}" \
+      --benchmark_report_aggregates_only=true --benchmark_out="$out/webgpu_bench.json" \
+      --benchmark_out_format=json >"$out/webgpu_bench.txt" 2>&1 || status=1
+    python3 bench/ratios.py "$out/webgpu_bench.json" --markdown | tee -a "$out/summary.txt"
+  fi
+  echo "== exit $status" | tee -a "$out/summary.txt"
+  return $status
+}
+
+case "${1:-}" in
+  prepare) prepare ;;
+  run) shift; run "$@" ;;
+  *) echo "usage: $0 prepare | run [--bench]" >&2; exit 2 ;;
+esac
