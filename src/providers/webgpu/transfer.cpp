@@ -71,6 +71,7 @@ class Batch {
 
   DtStatus* Plan(const DtCopyPair& pair);
   DtStatus* PlanZero(const DtTensorRef& tensor);
+  bool ReadsHostMemory() const { return !writes_.empty(); }
   DtStatus* Run(Stream* stream);
 
  private:
@@ -127,6 +128,18 @@ const uint8_t* Batch::Packed(const DtTensorRef& t, size_t* bytes) {
 
 DtStatus* Batch::AddKernel(KernelJob job, Scratch src, Scratch dst) {
   if (DtStatus* status = CheckKernelJob(context_, job)) return status;
+  // Views at unaligned offsets or with strides are copied by a shader, which binds the buffers as
+  // storage: an application's buffer made without that usage cannot take part.
+  for (const auto& [side, scratch] : {std::pair{&job.dst, dst}, std::pair{&job.src, src}}) {
+    if (scratch != Scratch::kNone || side->buffer == nullptr) continue;
+    if ((api_.BufferGetUsage(side->buffer) & wgpu::usage::kStorage) == 0) {
+      return context_.host()->CreateStatus(
+          DT_NOT_SUPPORTED,
+          "this copy needs the exact-copy shader (an offset or size that is not a multiple of 4, "
+          "or a strided view), which binds buffers as storage; the WGPUBuffer lacks the Storage "
+          "usage (0x80)");
+    }
+  }
   Command command;
   command.is_kernel = true;
   command.job = job;
@@ -345,6 +358,21 @@ DtStatus* FinishDownload(Context& context, PendingDownload& download) {
   return status;
 }
 
+// Finishes a stream's downloads in order; the first error is reported, all are finished.
+DtStatus* FinishDownloads(Context& context, Stream& stream) {
+  DtStatus* first = nullptr;
+  for (auto& download : stream.downloads) {
+    DtStatus* status = FinishDownload(context, *download);
+    if (first == nullptr) {
+      first = status;
+    } else if (status != nullptr) {
+      context.host()->ReleaseStatus(status);
+    }
+  }
+  stream.downloads.clear();
+  return first;
+}
+
 DtStatus* Batch::Run(Stream* stream) {
   // Scratch first: an allocation failure leaves nothing written.
   auto take = [&](Owned& owned, uint64_t bytes, wgpu::Flags usage) -> DtStatus* {
@@ -357,16 +385,18 @@ DtStatus* Batch::Run(Stream* stream) {
   if (DtStatus* s = take(readback_, readback_bytes_, wgpu::usage::kMapRead | wgpu::usage::kCopyDst)) {
     return s;
   }
-  for (const Write& write : writes_) {
-    api_.QueueWriteBuffer(context_.queue(), write.buffer ? write.buffer : upload_.buffer,
-                          write.offset, write.data, write.size);
-  }
-  // Always submit, even with no commands: it also flushes the queue's writes.
+  // Record first: a failure there leaves nothing written. The queue's writes, issued next, still
+  // land before the recorded commands run, since those are submitted after them.
   wgpu::CommandEncoder encoder = api_.DeviceCreateCommandEncoder(context_.device(), nullptr);
   if (DtStatus* s = Encode(encoder)) {
     api_.CommandEncoderRelease(encoder);
     return s;
   }
+  for (const Write& write : writes_) {
+    api_.QueueWriteBuffer(context_.queue(), write.buffer ? write.buffer : upload_.buffer,
+                          write.offset, write.data, write.size);
+  }
+  // Always submit, even with no commands: it also flushes the queue's writes.
   context_.Submit(encoder);
 
   std::unique_ptr<PendingDownload> download;
@@ -404,6 +434,11 @@ DtStatus* CopyBatch(Context& context, const DtCopyPair* pairs, size_t count, Str
   for (size_t i = 0; i < count; ++i) {
     if (DtStatus* s = batch.Plan(pairs[i])) return s;
   }
+  // Uploads read host memory now; a download queued earlier on the stream may be meant to fill it
+  // first, so those finish before.
+  if (stream != nullptr && !stream->downloads.empty() && batch.ReadsHostMemory()) {
+    if (DtStatus* s = FinishDownloads(context, *stream)) return s;
+  }
   return batch.Run(stream);
 }
 
@@ -418,16 +453,7 @@ DtStatus* ZeroView(Context& context, const DtTensorRef& tensor, Stream* stream) 
 DtStatus* SynchronizeStream(Stream& stream) {
   Context& context = *stream.context;
   std::lock_guard<std::mutex> lock(context.mutex());
-  DtStatus* first = nullptr;
-  for (auto& download : stream.downloads) {
-    DtStatus* status = FinishDownload(context, *download);
-    if (first == nullptr) {
-      first = status;
-    } else if (status != nullptr) {
-      context.host()->ReleaseStatus(status);
-    }
-  }
-  stream.downloads.clear();
+  DtStatus* first = FinishDownloads(context, stream);
   if (stream.has_work) {
     stream.has_work = false;
     DtStatus* status = context.WaitIdle();
