@@ -12,6 +12,15 @@
  *   view       a DtValue sharing another's storage; it keeps the storage alive.
  *   DtStream   an ordered queue of work on one device.
  *
+ * What a storage handle is, per device (DtGetTensorBuffer, DtCreateTensorWithData)
+ *   CPU      a host pointer; DtGetTensorData gives handle + byte offset.
+ *   CUDA     a device pointer; likewise.
+ *   WebGPU   a WGPUBuffer of the env's WGPUDevice (DtGetDeviceNativeHandle). The byte offset is
+ *            separate and must be honoured by whoever binds the buffer; DtGetTensorData refuses.
+ *            A wrapped WGPUBuffer needs CopySrc | CopyDst usage, and Storage usage for views at
+ *            offsets or sizes that are not multiples of 4 or that are strided; the tensor holds a
+ *            reference to it while it lives.
+ *
  * Conventions
  *   - Every function that can fail returns DtStatus*: NULL means success; otherwise the caller owns
  *     the status and releases it with DtReleaseStatus.
