@@ -66,6 +66,11 @@ run() {
     >>"$out/tests.txt" 2>&1 || status=1
   grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests? from .* ran|^\[  FAILED  \]" "$out/tests.txt" | tee -a "$out/summary.txt"
   if [ "$bench" = 1 ]; then
+    echo "== CPU benchmarks" | tee -a "$out/summary.txt"
+    "$b/bench/devtensor_bench" --benchmark_repetitions="${REPETITIONS:-3}" \
+      --benchmark_report_aggregates_only=true --benchmark_out="$out/cpu_bench.json" \
+      --benchmark_out_format=json >"$out/cpu_bench.txt" 2>&1 || status=1
+    python3 bench/ratios.py "$out/cpu_bench.json" --markdown | tee -a "$out/summary.txt"
     echo "== WebGPU benchmarks" | tee -a "$out/summary.txt"
     "$b/bench/devtensor_webgpu_bench" --benchmark_repetitions="${REPETITIONS:-3}" \
       --benchmark_report_aggregates_only=true --benchmark_out="$out/webgpu_bench.json" \
