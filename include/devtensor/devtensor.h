@@ -311,6 +311,73 @@ DT_EXPORT const DtDevice* DtGetStreamDevice(const DtStream* stream);
 /* Waits for the stream's work, then releases it. NULL is ignored. */
 DT_EXPORT void DtReleaseStream(DtStream* stream);
 
+/* ---------------------------------------------------------------------------------------------
+ * Ops
+ *
+ * An op runs on the device of its tensors: every input and output must live on one device, else
+ * DT_INVALID_ARGUMENT. Inputs and outputs may be views at any element offset and strided;
+ * outputs are written in place and only their elements are written; an output may share storage
+ * with an input (in-place updates). DT_NOT_SUPPORTED names the op, the element type and the
+ * device when no kernel exists. Stream semantics as in DtCopyTensors.
+ *
+ * ONNX ops (ONNX semantics, names and attributes; the caller allocates outputs of the right
+ * shape): Cast (to), Add, Sub, Mul, Div (multidirectional broadcasting), Where, ScatterND
+ * (reduction "none" only), ArgMax (axis, keepdims, select_last_index), Expand.
+ *
+ * devtensor's decode ops:
+ *   Fill                 outputs: y. Attribute `value` (float). Every element of y := value,
+ *                        converted to y's type as Cast would.
+ *   UpdateAttentionMask  inputs: total_length (int32 scalar, any device of the op's).
+ *                        outputs: mask [batch, max_length], int32 or int64, updated in place:
+ *                        mask[:, :total_length] = 1 and mask[:, total_length:] = 0, with
+ *                        total_length clamped to [0, max_length].
+ *   UpdatePositionIds    outputs: position_ids (int32 or int64), in place: += increment.
+ *                        Attribute `increment` (int, default 1).
+ *   KvCacheAppend        inputs: new_kv [batch, heads, new_len, head_dim], position (int32
+ *                        scalar). outputs: cache [batch, heads, max_len, head_dim], in place:
+ *                        cache[:, :, position:position+new_len, :] = new_kv. When position < 0
+ *                        or position + new_len > max_len the cache is left as it was: on a host
+ *                        path the op fails with DT_OUT_OF_RANGE; on a device path, where the
+ *                        position is known only to the device, the write is skipped and
+ *                        DtGetDeviceErrorFlag reports it.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct DtGraph DtGraph;
+
+typedef enum DtAttributeType {
+  DT_ATTR_INT = 1,
+  DT_ATTR_FLOAT = 2,
+  DT_ATTR_INTS = 3,
+  DT_ATTR_FLOATS = 4
+} DtAttributeType;
+
+typedef struct DtAttribute {
+  const char* name;
+  DtAttributeType type;
+  int64_t i;
+  float f;
+  const int64_t* ints;
+  const float* floats;
+  size_t count; /* of ints or floats */
+} DtAttribute;
+
+/* Runs `op_type` on the device of its tensors. See the list above. */
+DT_EXPORT DtStatus* DtRunOp(DtEnv* env, const char* op_type, const DtValue* const* inputs,
+                            size_t num_inputs, DtValue* const* outputs, size_t num_outputs,
+                            const DtAttribute* attributes, size_t num_attributes,
+                            DtStream* stream);
+
+/* Starts recording the copies, clears and ops issued on `stream`; nothing runs while recording.
+ * DT_NOT_SUPPORTED on devices that cannot record. */
+DT_EXPORT DtStatus* DtBeginCapture(DtStream* stream);
+/* Stops recording and returns what was recorded. */
+DT_EXPORT DtStatus* DtEndCapture(DtStream* stream, DtGraph** graph);
+/* Runs a recorded graph again on `stream` (one submit). Tensors it used must still live; it reads
+ * its data-dependent positions from device tensors, so replaying equals issuing the calls again. */
+DT_EXPORT DtStatus* DtReplayGraph(DtGraph* graph, DtStream* stream);
+/* Releases a graph; NULL is ignored. */
+DT_EXPORT void DtReleaseGraph(DtGraph* graph);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -118,6 +118,8 @@ typedef struct DtDataTransfer {
   DtStatus* (*ZeroTensor)(void* state, const DtTensorRef* tensor, void* stream);
 } DtDataTransfer;
 
+typedef struct DtOpCall DtOpCall;
+
 /* One device type of a provider. */
 typedef struct DtProviderFactory {
   size_t struct_size;
@@ -147,7 +149,29 @@ typedef struct DtProviderFactory {
   /* optional: the device's native object called `name` (e.g. "WGPUDevice"), borrowed: valid
    * while the device's provider is loaded. DT_NOT_FOUND for names the provider does not know. */
   DtStatus* (*GetNativeHandle)(void* state, int32_t device_id, const char* name, void** handle);
+  /* optional: runs an op on device `call->device_id` (see DtOpCall). The host has checked the
+   * call against the op's definition (counts, types, shapes, attributes) before. DT_NOT_SUPPORTED
+   * when the provider has no kernel for it. `stream` as in DtCopyPair. */
+  DtStatus* (*RunOp)(void* state, const DtOpCall* call, void* stream);
+  /* optional, all four or none: recording of a stream's work into a graph and its replay. */
+  DtStatus* (*BeginCapture)(void* state, void* stream);
+  DtStatus* (*EndCapture)(void* state, void* stream, void** graph);
+  DtStatus* (*ReplayGraph)(void* state, void* graph, void* stream);
+  void (*ReleaseGraph)(void* state, void* graph);
 } DtProviderFactory;
+
+/* One op call as a provider sees it. Tensors are on device `device_id` of the factory's type. */
+struct DtOpCall {
+  size_t struct_size;
+  const char* op_type;
+  int32_t device_id;
+  const DtTensorRef* const* inputs;
+  size_t num_inputs;
+  const DtTensorRef* const* outputs;
+  size_t num_outputs;
+  const DtAttribute* attributes;
+  size_t num_attributes;
+};
 
 /* Size of a factory without its optional fields: the smallest struct_size the host accepts. */
 #define DT_PROVIDER_FACTORY_MIN_SIZE offsetof(DtProviderFactory, AcquireExternalBuffer)

@@ -206,11 +206,8 @@ DtStatus* Plan::AddZero(DtValue* tensor) {
 DtStatus* Plan::RunGroup(size_t begin, size_t end, DtStream* stream,
                          std::vector<std::shared_ptr<Storage>>* done) {
   FactoryInstance* factory = steps_[begin].factory;
-  void* provider_stream = ProviderStreamFor(stream, factory);
-  if (provider_stream == nullptr && stream != nullptr && stream->has_pending_work) {
-    // This work runs synchronously: the stream's queued work comes first.
-    DT_RETURN_IF_ERROR(DrainStreamLocked(stream, done));
-  }
+  void* provider_stream = nullptr;
+  DT_RETURN_IF_ERROR(PrepareStream(stream, factory, &provider_stream, done));
   const DtDataTransfer& transfer = factory->transfer;
   if (steps_[begin].is_zero) {
     DT_RETURN_IF_ERROR(transfer.ZeroTensor(transfer.state, &steps_[begin].dst, provider_stream));
@@ -222,10 +219,9 @@ DtStatus* Plan::RunGroup(size_t begin, size_t end, DtStream* stream,
     DT_RETURN_IF_ERROR(transfer.CopyTensors(transfer.state, pairs_.data(), pairs_.size()));
   }
   if (provider_stream != nullptr) {
-    stream->has_pending_work = true;
     for (size_t i = begin; i < end; ++i) {
       for (const std::shared_ptr<Storage>* storage : steps_[i].keep) {
-        if (storage != nullptr) stream->in_flight.push_back(*storage);
+        if (storage != nullptr) HoldUntilDrained(stream, *storage);
       }
     }
   }

@@ -22,6 +22,18 @@ DtStatus* DrainStreamLocked(DtStream* stream, std::vector<std::shared_ptr<Storag
   return status;
 }
 
+DtStatus* PrepareStream(DtStream* stream, const FactoryInstance* factory, void** provider_stream,
+                        std::vector<std::shared_ptr<Storage>>* done) {
+  *provider_stream = ProviderStreamFor(stream, factory);
+  if (*provider_stream != nullptr || stream == nullptr) return nullptr;
+  if (stream->capturing) {
+    return Error(DT_FAILED_PRECONDITION, "stream is recording work of ",
+                 DeviceText(stream->device), " and cannot record work that runs on another device");
+  }
+  if (stream->has_pending_work) return DrainStreamLocked(stream, done);
+  return nullptr;
+}
+
 }  // namespace devtensor
 
 extern "C" {
@@ -46,7 +58,10 @@ DtStatus* DtCreateStream(DtEnv* env, const DtDevice* device, DtStream** stream) 
 
 DtStatus* DtSynchronizeStream(DtStream* stream) {
   if (stream == nullptr) return Error(DT_INVALID_ARGUMENT, "stream is NULL");
-  return Guarded([&] {
+  return Guarded([&]() -> DtStatus* {
+    if (stream->capturing) {
+      return Error(DT_FAILED_PRECONDITION, "stream is recording; end the capture first");
+    }
     std::vector<std::shared_ptr<devtensor::Storage>> done;  // released after the lock
     std::lock_guard<std::mutex> lock(stream->mutex);
     return devtensor::DrainStreamLocked(stream, &done);

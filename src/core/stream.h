@@ -18,6 +18,7 @@ struct DtStream {
 
   std::mutex mutex;
   bool has_pending_work = false;  // asynchronous work may be queued
+  bool capturing = false;         // between DtBeginCapture and DtEndCapture
   std::vector<std::shared_ptr<devtensor::Storage>> in_flight;
 };
 
@@ -32,6 +33,19 @@ inline void* ProviderStreamFor(const DtStream* stream, const FactoryInstance* fa
 // Waits for the stream's queued work and moves the storages it held into `done`, for the caller to
 // drop outside the lock. The caller holds stream->mutex.
 DtStatus* DrainStreamLocked(DtStream* stream, std::vector<std::shared_ptr<Storage>>* done);
+
+// Decides how work of `factory` runs on `stream` (null allowed; the caller holds its mutex):
+// sets `provider_stream` to the provider's stream when the work can be queued on it, else to null
+// after the stream's earlier work has finished (the work then runs synchronously, in order).
+// A stream that is recording accepts only work it can record.
+DtStatus* PrepareStream(DtStream* stream, const FactoryInstance* factory, void** provider_stream,
+                        std::vector<std::shared_ptr<Storage>>* done);
+
+// Notes that work holding `storage` was queued on `stream`, which keeps it alive until drained.
+inline void HoldUntilDrained(DtStream* stream, const std::shared_ptr<Storage>& storage) {
+  stream->has_pending_work = true;
+  stream->in_flight.push_back(storage);
+}
 
 }  // namespace devtensor
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "devtensor/devtensor_provider.h"
+#include "ops/ops.h"
 #include "providers/host_memory/strided_copy.h"
 
 namespace {
@@ -53,6 +54,37 @@ DtStatus* ZeroTensor(void*, const DtTensorRef* tensor, void*) {
   return nullptr;
 }
 
+devtensor::ops::TensorView ViewOf(const DtTensorRef* t) {
+  devtensor::ops::TensorView view;
+  view.type = t->element_type;
+  view.rank = t->rank;
+  for (size_t i = 0; i < t->rank; ++i) {
+    view.shape[i] = t->shape[i];
+    view.strides[i] = t->strides[i];
+  }
+  view.data = ElementZero(t);
+  return view;
+}
+
+// Ops run on the calling thread with the reference kernels.
+DtStatus* RunOp(void*, const DtOpCall* call, void*) {
+  devtensor::ops::TensorView inputs[16], outputs[16];
+  if (call->num_inputs > 16 || call->num_outputs > 16) {
+    return g_host->CreateStatus(DT_NOT_SUPPORTED, "ops take at most 16 inputs and outputs");
+  }
+  for (size_t i = 0; i < call->num_inputs; ++i) inputs[i] = ViewOf(call->inputs[i]);
+  for (size_t i = 0; i < call->num_outputs; ++i) outputs[i] = ViewOf(call->outputs[i]);
+  try {
+    devtensor::ops::OpError error =
+        devtensor::ops::RunHostOp(call->op_type, inputs, call->num_inputs, outputs,
+                                  call->num_outputs, call->attributes, call->num_attributes);
+    if (error) return g_host->CreateStatus(error.code, error.message.c_str());
+  } catch (...) {
+    return g_host->CreateStatus(DT_OUT_OF_MEMORY, "the CPU op ran out of host memory");
+  }
+  return nullptr;
+}
+
 DtStatus* GetDeviceCount(void*, int32_t* count) {
   *count = 1;
   return nullptr;
@@ -96,6 +128,7 @@ DtProviderFactory MakeFactory() {
   factory.CreateAllocator = &CreateAllocator;
   factory.CreateDataTransfer = &CreateDataTransfer;
   factory.Release = &ReleaseNothing;
+  factory.RunOp = &RunOp;
   return factory;
 }
 

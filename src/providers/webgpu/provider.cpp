@@ -245,6 +245,7 @@ DtStatus* CreateStream(void* self, int32_t device_id, void** stream) {
   return Guard(state->host, [&]() -> DtStatus* {
     auto created = std::make_unique<Stream>();
     if (DtStatus* s = ContextFor(state, device_id, &created->context)) return s;
+    if (DtStatus* s = created->context->CheckAlive()) return s;
     *stream = created.release();
     return nullptr;
   });

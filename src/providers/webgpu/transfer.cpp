@@ -427,19 +427,55 @@ DtStatus* Batch::Run(Stream* stream) {
 
 }  // namespace
 
+// Host bytes [begin, end) a CPU tensor's elements span.
+std::pair<const uint8_t*, const uint8_t*> HostSpan(const DtTensorRef& t) {
+  size_t last = 0;
+  for (size_t i = 0; i < t.rank; ++i) {
+    last += static_cast<size_t>(t.shape[i] - 1) * static_cast<size_t>(t.strides[i]);
+  }
+  const auto* begin = static_cast<const uint8_t*>(t.handle) + t.byte_offset;
+  return {begin, begin + (last + 1) * t.element_size};
+}
+
 DtStatus* CopyBatch(Context& context, const DtCopyPair* pairs, size_t count, Stream* stream) {
   std::lock_guard<std::mutex> lock(context.mutex());
   if (DtStatus* s = context.CheckAlive()) return s;
-  Batch batch(context);
+  {
+    // Every pair is planned once before anything runs, so that a bad one writes nothing.
+    Batch check(context);
+    for (size_t i = 0; i < count; ++i) {
+      if (DtStatus* s = check.Plan(pairs[i])) return s;
+    }
+  }
+  // An upload reads host memory when it is planned; if an earlier download of this call writes
+  // that memory, the work before it runs (and its downloads land) first.
+  auto batch = std::make_unique<Batch>(context);
+  std::vector<std::pair<const uint8_t*, const uint8_t*>> downloaded;
   for (size_t i = 0; i < count; ++i) {
-    if (DtStatus* s = batch.Plan(pairs[i])) return s;
+    const DtTensorRef& src = *pairs[i].src;
+    if (src.device_type == DT_DEVICE_CPU) {
+      const auto span = HostSpan(src);
+      const bool overlaps = std::any_of(downloaded.begin(), downloaded.end(), [&](const auto& d) {
+        return span.first < d.second && d.first < span.second;
+      });
+      if (overlaps) {
+        if (DtStatus* s = batch->Run(stream)) return s;
+        if (stream != nullptr) {
+          if (DtStatus* s = FinishDownloads(context, *stream)) return s;
+        }
+        batch = std::make_unique<Batch>(context);
+        downloaded.clear();
+      }
+    }
+    if (DtStatus* s = batch->Plan(pairs[i])) return s;
+    if (pairs[i].dst->device_type == DT_DEVICE_CPU) downloaded.push_back(HostSpan(*pairs[i].dst));
   }
   // Uploads read host memory now; a download queued earlier on the stream may be meant to fill it
   // first, so those finish before.
-  if (stream != nullptr && !stream->downloads.empty() && batch.ReadsHostMemory()) {
+  if (stream != nullptr && !stream->downloads.empty() && batch->ReadsHostMemory()) {
     if (DtStatus* s = FinishDownloads(context, *stream)) return s;
   }
-  return batch.Run(stream);
+  return batch->Run(stream);
 }
 
 DtStatus* ZeroView(Context& context, const DtTensorRef& tensor, Stream* stream) {
