@@ -8,6 +8,7 @@ PACKAGES=(
   cmake ninja-build g++ make pkg-config
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libvulkan1 ca-certificates openssl
+  libonnx-testdata libonnx-dev libprotobuf-dev
 )
 # Mesa's lavapipe (Vulkan on the CPU) for the WebGPU tests: bookworm's 22.3 is rejected by Dawn,
 # so it comes from bookworm-backports, at least this version.
