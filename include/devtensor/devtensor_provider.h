@@ -116,6 +116,10 @@ typedef struct DtDataTransfer {
   /* optional: sets the tensor's elements to zero on the device (NULL: the host copies zeros from
    * host memory). `stream` as in DtCopyPair. */
   DtStatus* (*ZeroTensor)(void* state, const DtTensorRef* tensor, void* stream);
+  /* optional: checks pairs it will be asked to copy, with no side effect, so that a call whose
+   * pairs span several transfers fails before any of them writes. What CopyTensors would refuse
+   * for these pairs, CheckCopies refuses. */
+  DtStatus* (*CheckCopies)(void* state, const DtCopyPair* pairs, size_t count);
 } DtDataTransfer;
 
 typedef struct DtOpCall DtOpCall;

@@ -71,6 +71,8 @@ class Plan {
 
   DtStatus* AddCopy(size_t index, const DtValue* src, DtValue* dst);
   DtStatus* AddZero(DtValue* tensor);
+  // Lets every transfer refuse its pairs before any of them runs.
+  DtStatus* Check();
   DtStatus* Run(DtStream* stream);
 
   // Finds (and remembers) the transfer for src -> dst.
@@ -228,6 +230,25 @@ DtStatus* Plan::RunGroup(size_t begin, size_t end, DtStream* stream,
   return nullptr;
 }
 
+DtStatus* Plan::Check() {
+  // Same grouping as Run: each transfer checks the pairs it will get, before anything runs.
+  size_t begin = 0;
+  while (begin < steps_.size()) {
+    size_t end = begin + 1;
+    while (end < steps_.size() && steps_[end].factory == steps_[begin].factory) ++end;
+    const DtDataTransfer& transfer = steps_[begin].factory->transfer;
+    if (transfer.CheckCopies != nullptr) {
+      pairs_.clear();
+      for (size_t i = begin; i < end; ++i) {
+        if (!steps_[i].is_zero) pairs_.push_back(DtCopyPair{&steps_[i].src, &steps_[i].dst, nullptr});
+      }
+      if (!pairs_.empty()) DT_RETURN_IF_ERROR(transfer.CheckCopies(transfer.state, pairs_.data(), pairs_.size()));
+    }
+    begin = end;
+  }
+  return nullptr;
+}
+
 DtStatus* Plan::Run(DtStream* stream) {
   std::vector<std::shared_ptr<Storage>> done;  // dropped after the stream's lock
   std::unique_lock<std::mutex> lock;
@@ -314,6 +335,7 @@ DtStatus* DtCopyTensors(DtEnv* env, const DtValue* const* src, DtValue* const* d
     // Planning allocates temporaries but writes nothing the caller can see.
     Plan plan(env, count);
     for (size_t i = 0; i < count; ++i) DT_RETURN_IF_ERROR(plan.AddCopy(i, src[i], dst[i]));
+    DT_RETURN_IF_ERROR(plan.Check());
     return plan.Run(stream);
   });
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "layout/layout.h"
+#include "providers/webgpu/command_list.h"
 #include "providers/webgpu/context.h"
 
 namespace devtensor::webgpu {
@@ -213,9 +214,7 @@ DtStatus* CheckKernelJob(Context& context, const KernelJob& job) {
   return nullptr;
 }
 
-DtStatus* EncodeKernelJobs(Context& context, wgpu::CommandEncoder encoder,
-                           const std::vector<KernelJob>& jobs, wgpu::Buffer* params,
-                           uint64_t* params_capacity) {
+DtStatus* RecordKernelJobs(Context& context, CommandList& list, const std::vector<KernelJob>& jobs) {
   const wgpu::Api& api = context.api();
   const wgpu::Limits& limits = context.limits();
   const uint64_t alignment = std::max<uint64_t>(limits.min_storage_buffer_offset_alignment, 4);
@@ -252,13 +251,13 @@ DtStatus* EncodeKernelJobs(Context& context, wgpu::CommandEncoder encoder,
     }
     std::memcpy(&slots[i * kParamsSlot], &p, sizeof p);
   }
-  if (DtStatus* status = context.TakeBuffer(slots.size(), wgpu::usage::kStorage | wgpu::usage::kCopyDst,
-                                            params, params_capacity)) {
+  wgpu::Buffer params = nullptr;
+  if (DtStatus* status =
+          list.TakeBuffer(slots.size(), wgpu::usage::kStorage | wgpu::usage::kCopyDst, &params)) {
     return status;
   }
-  api.QueueWriteBuffer(context.queue(), *params, 0, slots.data(), slots.size());
+  api.QueueWriteBuffer(context.queue(), params, 0, slots.data(), slots.size());
 
-  wgpu::ComputePassEncoder pass = api.CommandEncoderBeginComputePass(encoder, nullptr);
   for (size_t i = 0; i < split.size(); ++i) {
     const KernelJob& job = split[i];
     const Binding& b = bindings[i];
@@ -266,20 +265,15 @@ DtStatus* EncodeKernelJobs(Context& context, wgpu::CommandEncoder encoder,
     wgpu::ComputePipeline pipeline = context.CopyPipeline(single);
     wgpu::BindGroupLayout layout = api.ComputePipelineGetBindGroupLayout(pipeline, 0);
     wgpu::BindGroupEntry entries[3] = {};
-    entries[0] = {nullptr, 0, *params, i * kParamsSlot, sizeof(Params), nullptr, nullptr};
+    entries[0] = {nullptr, 0, params, i * kParamsSlot, sizeof(Params), nullptr, nullptr};
     entries[1] = {nullptr, 1, job.dst.buffer, b.dst.offset, b.dst.size, nullptr, nullptr};
     entries[2] = {nullptr, 2, job.src.buffer, b.src.offset, b.src.size, nullptr, nullptr};
     wgpu::BindGroupDescriptor descriptor{nullptr, wgpu::View("devtensor copy"), layout,
                                          single ? size_t(2) : size_t(3), entries};
     wgpu::BindGroup group = api.DeviceCreateBindGroup(context.device(), &descriptor);
-    api.ComputePassEncoderSetPipeline(pass, pipeline);
-    api.ComputePassEncoderSetBindGroup(pass, 0, group, 0, nullptr);
-    api.ComputePassEncoderDispatchWorkgroups(pass, grids[i].first, grids[i].second, 1);
-    api.BindGroupRelease(group);
     api.BindGroupLayoutRelease(layout);
+    list.Dispatch(pipeline, group, grids[i].first, grids[i].second);
   }
-  api.ComputePassEncoderEnd(pass);
-  api.ComputePassEncoderRelease(pass);
   return nullptr;
 }
 

@@ -13,6 +13,7 @@
 namespace devtensor::webgpu {
 
 class Context;
+class CommandList;
 
 // One side of a kernel copy: a buffer and a byte layout in it (strides in bytes, merged).
 struct KernelSide {
@@ -41,12 +42,10 @@ KernelJob MakeKernelJob(const DtTensorRef& dst, wgpu::Buffer dst_buffer, const D
 // 4, with the view touching its last bytes). Checked before anything is recorded.
 DtStatus* CheckKernelJob(Context& context, const KernelJob& job);
 
-// Records kernel jobs into `encoder` as one compute pass, splitting jobs whose bindings exceed the
-// device's limits. Parameters go to a pooled buffer, `params`, which the caller recycles after
-// submitting. Jobs must have passed CheckKernelJob.
-DtStatus* EncodeKernelJobs(Context& context, wgpu::CommandEncoder encoder,
-                           const std::vector<KernelJob>& jobs, wgpu::Buffer* params,
-                           uint64_t* params_capacity);
+// Records kernel jobs into `list` as dispatches, splitting jobs whose bindings exceed the
+// device's limits. Their parameters go to a buffer the list owns, written now (they never
+// change, so a replayed list reuses them). Jobs must have passed CheckKernelJob.
+DtStatus* RecordKernelJobs(Context& context, CommandList& list, const std::vector<KernelJob>& jobs);
 
 // Compiles the kernel; `same_buffer` selects the variant whose source is its destination buffer.
 wgpu::ComputePipeline CreateCopyPipeline(Context& context, bool same_buffer);

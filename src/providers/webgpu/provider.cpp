@@ -123,6 +123,23 @@ DtStatus* CopyTensors(void* self, const DtCopyPair* pairs, size_t count) {
   });
 }
 
+DtStatus* CheckCopies(void* self, const DtCopyPair* pairs, size_t count) {
+  auto* state = static_cast<ProviderState*>(self);
+  return Guard(state->host, [&]() -> DtStatus* {
+    size_t begin = 0;
+    while (begin < count) {
+      size_t end = begin + 1;
+      const int32_t device = GpuDeviceOf(pairs[begin]);
+      while (end < count && GpuDeviceOf(pairs[end]) == device) ++end;
+      std::shared_ptr<Context> context;
+      if (DtStatus* s = ContextFor(state, device, &context)) return s;
+      if (DtStatus* s = CheckBatch(*context, pairs + begin, end - begin)) return s;
+      begin = end;
+    }
+    return nullptr;
+  });
+}
+
 DtStatus* ZeroTensor(void* self, const DtTensorRef* tensor, void* stream_handle) {
   auto* state = static_cast<ProviderState*>(self);
   return Guard(state->host, [&]() -> DtStatus* {
@@ -180,14 +197,11 @@ DtStatus* CreateDataTransfer(void* self, DtDataTransfer* transfer) {
   transfer->CopyTensors = &CopyTensors;
   transfer->Release = &ReleaseNothing;
   if (DT_STRUCT_HAS_FIELD(transfer, DtDataTransfer, ZeroTensor)) transfer->ZeroTensor = &ZeroTensor;
+  if (DT_STRUCT_HAS_FIELD(transfer, DtDataTransfer, CheckCopies)) {
+    transfer->CheckCopies = &CheckCopies;
+  }
   return nullptr;
 }
-
-struct CaptureResult {
-  uint32_t status = 0;
-  uint32_t type = 0;
-  std::string message;
-};
 
 DtStatus* AcquireExternalBuffer(void* self, int32_t device_id, void* handle, size_t bytes) {
   auto* state = static_cast<ProviderState*>(self);

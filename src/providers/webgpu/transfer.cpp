@@ -66,12 +66,13 @@ struct ScratchRef {
 
 class Batch {
  public:
-  explicit Batch(Context& context) : context_(context), api_(context.api()) {}
-  ~Batch() { ReleaseScratch(); }
+  // `recording`: the work goes into a graph and runs later, maybe many times, so uploads are
+  // staged (never written straight into a tensor) and read host memory at each run.
+  Batch(Context& context, bool recording)
+      : context_(context), api_(context.api()), recording_(recording) {}
 
   DtStatus* Plan(const DtCopyPair& pair);
   DtStatus* PlanZero(const DtTensorRef& tensor);
-  bool ReadsHostMemory() const { return !writes_.empty(); }
   DtStatus* Run(Stream* stream);
 
  private:
@@ -93,25 +94,18 @@ class Batch {
   }
   uint64_t RealSize(wgpu::Buffer buffer) const { return api_.BufferGetSize(buffer); }
   wgpu::Buffer Resolve(Scratch scratch, wgpu::Buffer buffer) const;
-  DtStatus* Encode(wgpu::CommandEncoder encoder);
-  void ReleaseScratch();
+  DtStatus* Record(CommandList& list);
 
   Context& context_;
   const wgpu::Api& api_;
+  const bool recording_;
   std::vector<Command> commands_;
   std::vector<Write> writes_;
   std::vector<std::vector<uint8_t>> host_copies_;
   std::vector<wgpu::Buffer> touched_;  // buffers the encoder's commands use so far
   std::vector<HostTarget> targets_;
   uint64_t upload_bytes_ = 0, pack_bytes_ = 0, readback_bytes_ = 0;
-
-  struct Owned {
-    wgpu::Buffer buffer = nullptr;
-    uint64_t capacity = 0;
-    wgpu::Flags usage = 0;
-  };
-  Owned upload_, pack_, readback_;
-  std::vector<Owned> params_;
+  wgpu::Buffer upload_ = nullptr, pack_ = nullptr, readback_ = nullptr;
 };
 
 const uint8_t* Batch::Packed(const DtTensorRef& t, size_t* bytes) {
@@ -153,7 +147,7 @@ DtStatus* Batch::PlanUpload(const DtTensorRef& src, const DtTensorRef& dst) {
   size_t bytes = 0;
   const uint8_t* data = Packed(src, &bytes);
   wgpu::Buffer buffer = BufferOf(dst);
-  if (WordAligned(dst) && !Touched(buffer)) {
+  if (WordAligned(dst) && !Touched(buffer) && !recording_) {
     // Nothing earlier in this batch uses the buffer: the queue's own write is exact and in order.
     writes_.push_back({buffer, dst.byte_offset, data, bytes});
     return nullptr;
@@ -269,31 +263,32 @@ DtStatus* Batch::PlanZero(const DtTensorRef& tensor) {
 
 wgpu::Buffer Batch::Resolve(Scratch scratch, wgpu::Buffer buffer) const {
   switch (scratch) {
-    case Scratch::kUpload: return upload_.buffer;
-    case Scratch::kPack: return pack_.buffer;
-    case Scratch::kReadback: return readback_.buffer;
+    case Scratch::kUpload: return upload_;
+    case Scratch::kPack: return pack_;
+    case Scratch::kReadback: return readback_;
     case Scratch::kNone: break;
   }
   return buffer;
 }
 
-DtStatus* Batch::Encode(wgpu::CommandEncoder encoder) {
+DtStatus* Batch::Record(CommandList& list) {
+  for (const Write& write : writes_) {
+    list.Write(write.buffer ? write.buffer : upload_, write.offset, write.data, write.size, false);
+  }
   size_t i = 0;
   while (i < commands_.size()) {
     const Command& command = commands_[i];
     if (!command.is_kernel) {
       wgpu::Buffer dst = Resolve(command.dst.scratch, command.dst.buffer);
       if (command.src.scratch == Scratch::kNone && command.src.buffer == nullptr) {
-        api_.CommandEncoderClearBuffer(encoder, dst, command.dst.offset, command.size);
+        list.Clear(dst, command.dst.offset, command.size);
       } else {
-        api_.CommandEncoderCopyBufferToBuffer(encoder, Resolve(command.src.scratch, command.src.buffer),
-                                              command.src.offset, dst, command.dst.offset,
-                                              command.size);
+        list.Copy(Resolve(command.src.scratch, command.src.buffer), command.src.offset, dst,
+                  command.dst.offset, command.size);
       }
       ++i;
       continue;
     }
-    // Consecutive kernels share one compute pass.
     std::vector<KernelJob> jobs;
     for (; i < commands_.size() && commands_[i].is_kernel; ++i) {
       KernelJob job = commands_[i].job;
@@ -303,35 +298,26 @@ DtStatus* Batch::Encode(wgpu::CommandEncoder encoder) {
       if (commands_[i].job_dst != Scratch::kNone) job.dst.buffer_bytes = RealSize(job.dst.buffer);
       jobs.push_back(job);
     }
-    Owned params;
-    params.usage = wgpu::usage::kStorage | wgpu::usage::kCopyDst;
-    if (DtStatus* s = EncodeKernelJobs(context_, encoder, jobs, &params.buffer, &params.capacity)) {
-      return s;
-    }
-    params_.push_back(params);
+    if (DtStatus* s = RecordKernelJobs(context_, list, jobs)) return s;
   }
   return nullptr;
 }
 
-void Batch::ReleaseScratch() {
-  for (Owned* owned : {&upload_, &pack_}) {
-    if (owned->buffer != nullptr) context_.Recycle(owned->buffer, owned->capacity, owned->usage);
-    owned->buffer = nullptr;
-  }
-  for (Owned& owned : params_) context_.Recycle(owned.buffer, owned.capacity, owned.usage);
-  params_.clear();
-  if (readback_.buffer != nullptr) {
-    context_.Recycle(readback_.buffer, readback_.capacity, readback_.usage);
-    readback_.buffer = nullptr;
-  }
-}
-
 void OnMapped(uint32_t status, wgpu::StringView, void* userdata, void*) {
-  static_cast<PendingDownload*>(userdata)->map_status = status;
+  static_cast<Download*>(userdata)->map_status = status;
 }
 
-// Copies a mapped read-back buffer out to its host targets, unmaps it and pools it.
-DtStatus* FinishDownload(Context& context, PendingDownload& download) {
+void StartMap(const wgpu::Api& api, Download& download) {
+  download.map_status = 0;
+  wgpu::BufferMapCallbackInfo info{nullptr, wgpu::callback_mode::kWaitAnyOnly, &OnMapped,
+                                   &download, nullptr};
+  download.map = api.BufferMapAsync(download.readback, wgpu::map_mode::kRead, 0, download.bytes,
+                                    info);
+}
+
+// Copies a mapped read-back buffer out to its host targets, unmaps it and pools it (unless a graph
+// owns it).
+DtStatus* FinishDownload(Context& context, Download& download) {
   DtStatus* status = context.Wait(download.map, "a read-back mapping");
   const wgpu::Api& api = context.api();
   if (status == nullptr && download.map_status != wgpu::kRequestSuccess) {
@@ -350,11 +336,14 @@ DtStatus* FinishDownload(Context& context, PendingDownload& download) {
                   target.shape, target.rank, target.element_size);
     }
     api.BufferUnmap(download.readback);
-    context.Recycle(download.readback, download.capacity, wgpu::usage::kMapRead | wgpu::usage::kCopyDst);
-  } else {
+    if (download.owned) {
+      context.Recycle(download.readback, download.capacity,
+                      wgpu::usage::kMapRead | wgpu::usage::kCopyDst);
+    }
+  } else if (download.owned) {
     api.BufferRelease(download.readback);
   }
-  download.readback = nullptr;
+  if (download.owned) download.readback = nullptr;
   return status;
 }
 
@@ -375,57 +364,87 @@ DtStatus* FinishDownloads(Context& context, Stream& stream) {
 
 DtStatus* Batch::Run(Stream* stream) {
   // Scratch first: an allocation failure leaves nothing written.
-  auto take = [&](Owned& owned, uint64_t bytes, wgpu::Flags usage) -> DtStatus* {
-    if (bytes == 0) return nullptr;
-    owned.usage = usage;
-    return context_.TakeBuffer(bytes, usage, &owned.buffer, &owned.capacity);
-  };
-  if (DtStatus* s = take(upload_, upload_bytes_, Context::kTensorUsage)) return s;
-  if (DtStatus* s = take(pack_, pack_bytes_, wgpu::usage::kStorage | wgpu::usage::kCopySrc)) return s;
-  if (DtStatus* s = take(readback_, readback_bytes_, wgpu::usage::kMapRead | wgpu::usage::kCopyDst)) {
-    return s;
+  auto list = std::make_unique<CommandList>(context_);
+  if (upload_bytes_ > 0) {
+    if (DtStatus* s = list->TakeBuffer(upload_bytes_, Context::kTensorUsage, &upload_)) return s;
   }
-  // Record first: a failure there leaves nothing written. The queue's writes, issued next, still
-  // land before the recorded commands run, since those are submitted after them.
-  wgpu::CommandEncoder encoder = api_.DeviceCreateCommandEncoder(context_.device(), nullptr);
-  if (DtStatus* s = Encode(encoder)) {
-    api_.CommandEncoderRelease(encoder);
-    return s;
+  if (pack_bytes_ > 0) {
+    if (DtStatus* s = list->TakeBuffer(pack_bytes_, wgpu::usage::kStorage | wgpu::usage::kCopySrc,
+                                       &pack_)) {
+      return s;
+    }
   }
-  for (const Write& write : writes_) {
-    api_.QueueWriteBuffer(context_.queue(), write.buffer ? write.buffer : upload_.buffer,
-                          write.offset, write.data, write.size);
-  }
-  // Always submit, even with no commands: it also flushes the queue's writes.
-  context_.Submit(encoder);
-
-  std::unique_ptr<PendingDownload> download;
-  if (readback_.buffer != nullptr) {
-    download = std::make_unique<PendingDownload>();
-    download->readback = readback_.buffer;
-    download->capacity = readback_.capacity;
+  std::shared_ptr<Download> download;
+  if (readback_bytes_ > 0) {
+    download = std::make_shared<Download>();
     download->bytes = readback_bytes_;
     download->targets = std::move(targets_);
-    readback_.buffer = nullptr;  // the download owns it now
-    wgpu::BufferMapCallbackInfo info{nullptr, wgpu::callback_mode::kWaitAnyOnly, &OnMapped,
-                                     download.get(), nullptr};
-    download->map = api_.BufferMapAsync(download->readback, wgpu::map_mode::kRead, 0,
-                                        download->bytes, info);
+    if (DtStatus* s = context_.TakeBuffer(readback_bytes_, wgpu::usage::kMapRead | wgpu::usage::kCopyDst,
+                                          &download->readback, &download->capacity)) {
+      return s;
+    }
+    readback_ = download->readback;
   }
-  ReleaseScratch();  // submitted: the pools may hand these out again
-  if (stream != nullptr) {
-    stream->has_work = true;
-    if (download) stream->downloads.push_back(std::move(download));
-    return context_.TakeErrors();
+  if (DtStatus* s = Record(*list)) {
+    if (download) {
+      context_.Recycle(download->readback, download->capacity,
+                       wgpu::usage::kMapRead | wgpu::usage::kCopyDst);
+    }
+    return s;
   }
-  if (download) {
-    if (DtStatus* s = FinishDownload(context_, *download)) return s;
-    return context_.TakeErrors();
-  }
-  return context_.WaitIdle();
+  return Execute(context_, std::move(list), std::move(download), stream);
 }
 
 }  // namespace
+
+Graph::~Graph() = default;
+
+DtStatus* Execute(Context& context, std::unique_ptr<CommandList> list,
+                  std::shared_ptr<Download> download, Stream* stream) {
+  if (stream != nullptr && stream->recording != nullptr) {
+    if (download) {
+      download->owned = false;  // the graph keeps the read-back buffer for every replay
+      stream->recording->downloads.push_back(std::move(download));
+    }
+    stream->recording->lists.push_back(std::move(list));
+    return nullptr;
+  }
+  const wgpu::Api& api = context.api();
+  wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context.device(), nullptr);
+  list->Execute(encoder);
+  // Always submit, even with no commands: it also flushes the queue's writes.
+  context.Submit(encoder);
+  list.reset();  // submitted: its buffers may go back to the pools
+  if (download) StartMap(api, *download);
+  if (stream != nullptr) {
+    stream->has_work = true;
+    if (download) stream->downloads.push_back(std::move(download));
+    return context.TakeErrors();
+  }
+  if (download) {
+    if (DtStatus* s = FinishDownload(context, *download)) return s;
+    return context.TakeErrors();
+  }
+  return context.WaitIdle();
+}
+
+DtStatus* Replay(Graph& graph, Stream& stream) {
+  Context& context = *stream.context;
+  std::lock_guard<std::mutex> lock(context.mutex());
+  if (DtStatus* s = context.CheckAlive()) return s;
+  // The graph's read-back buffers are mapped by an earlier replay's downloads until those finish.
+  if (DtStatus* s = FinishDownloads(context, stream)) return s;
+  const wgpu::Api& api = context.api();
+  wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context.device(), nullptr);
+  for (const auto& list : graph.lists) list->Execute(encoder);
+  context.Submit(encoder);
+  stream.has_work = true;
+  for (const auto& download : graph.downloads) {
+    StartMap(api, *download);
+    stream.downloads.push_back(download);
+  }
+  return context.TakeErrors();
+}
 
 // Host bytes [begin, end) a CPU tensor's elements span.
 std::pair<const uint8_t*, const uint8_t*> HostSpan(const DtTensorRef& t) {
@@ -437,19 +456,38 @@ std::pair<const uint8_t*, const uint8_t*> HostSpan(const DtTensorRef& t) {
   return {begin, begin + (last + 1) * t.element_size};
 }
 
+DtStatus* CheckBatch(Context& context, const DtCopyPair* pairs, size_t count) {
+  std::lock_guard<std::mutex> lock(context.mutex());
+  if (DtStatus* s = context.CheckAlive()) return s;
+  Batch check(context, false);
+  for (size_t i = 0; i < count; ++i) {
+    if (DtStatus* s = check.Plan(pairs[i])) return s;
+  }
+  return nullptr;
+}
+
 DtStatus* CopyBatch(Context& context, const DtCopyPair* pairs, size_t count, Stream* stream) {
   std::lock_guard<std::mutex> lock(context.mutex());
   if (DtStatus* s = context.CheckAlive()) return s;
+  const bool recording = stream != nullptr && stream->recording != nullptr;
   {
     // Every pair is planned once before anything runs, so that a bad one writes nothing.
-    Batch check(context);
+    Batch check(context, recording);
     for (size_t i = 0; i < count; ++i) {
       if (DtStatus* s = check.Plan(pairs[i])) return s;
     }
   }
+  // Uploads read host memory (some while being planned); a download queued earlier on the stream
+  // may be meant to fill it, so those land first.
+  const bool reads_host = std::any_of(pairs, pairs + count, [](const DtCopyPair& pair) {
+    return pair.src->device_type == DT_DEVICE_CPU;
+  });
+  if (!recording && reads_host && stream != nullptr && !stream->downloads.empty()) {
+    if (DtStatus* s = FinishDownloads(context, *stream)) return s;
+  }
   // An upload reads host memory when it is planned; if an earlier download of this call writes
   // that memory, the work before it runs (and its downloads land) first.
-  auto batch = std::make_unique<Batch>(context);
+  auto batch = std::make_unique<Batch>(context, recording);
   std::vector<std::pair<const uint8_t*, const uint8_t*>> downloaded;
   for (size_t i = 0; i < count; ++i) {
     const DtTensorRef& src = *pairs[i].src;
@@ -458,22 +496,23 @@ DtStatus* CopyBatch(Context& context, const DtCopyPair* pairs, size_t count, Str
       const bool overlaps = std::any_of(downloaded.begin(), downloaded.end(), [&](const auto& d) {
         return span.first < d.second && d.first < span.second;
       });
+      if (overlaps && recording) {
+        return context.host()->CreateStatus(
+            DT_NOT_SUPPORTED,
+            "a graph cannot upload host memory that an earlier download of the same graph writes: "
+            "downloads land when the stream is synchronised");
+      }
       if (overlaps) {
         if (DtStatus* s = batch->Run(stream)) return s;
         if (stream != nullptr) {
           if (DtStatus* s = FinishDownloads(context, *stream)) return s;
         }
-        batch = std::make_unique<Batch>(context);
+        batch = std::make_unique<Batch>(context, recording);
         downloaded.clear();
       }
     }
     if (DtStatus* s = batch->Plan(pairs[i])) return s;
     if (pairs[i].dst->device_type == DT_DEVICE_CPU) downloaded.push_back(HostSpan(*pairs[i].dst));
-  }
-  // Uploads read host memory now; a download queued earlier on the stream may be meant to fill it
-  // first, so those finish before.
-  if (stream != nullptr && !stream->downloads.empty() && batch->ReadsHostMemory()) {
-    if (DtStatus* s = FinishDownloads(context, *stream)) return s;
   }
   return batch->Run(stream);
 }
@@ -481,7 +520,7 @@ DtStatus* CopyBatch(Context& context, const DtCopyPair* pairs, size_t count, Str
 DtStatus* ZeroView(Context& context, const DtTensorRef& tensor, Stream* stream) {
   std::lock_guard<std::mutex> lock(context.mutex());
   if (DtStatus* s = context.CheckAlive()) return s;
-  Batch batch(context);
+  Batch batch(context, stream != nullptr && stream->recording != nullptr);
   if (DtStatus* s = batch.PlanZero(tensor)) return s;
   return batch.Run(stream);
 }

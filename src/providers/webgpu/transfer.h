@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "devtensor/devtensor_provider.h"
+#include "providers/webgpu/command_list.h"
 #include "providers/webgpu/context.h"
 
 namespace devtensor::webgpu {
@@ -22,33 +23,54 @@ struct HostTarget {
   uint64_t readback_offset;  // where its packed bytes start in the read-back buffer
 };
 
-// Downloads waiting for their read-back buffer to map.
-struct PendingDownload {
+// Downloads into one read-back buffer: its host targets and where their bytes are.
+struct Download {
   wgpu::Buffer readback = nullptr;
   uint64_t capacity = 0;
   uint64_t bytes = 0;
+  std::vector<HostTarget> targets;
+  bool owned = true;  // recycled when done; a graph's read-back buffer stays with the graph
   wgpu::Future map{};
   uint32_t map_status = 0;
-  std::vector<HostTarget> targets;
+};
+
+// Recorded work: command lists and the downloads they end with, replayed with one submit.
+struct Graph {
+  std::vector<std::unique_ptr<CommandList>> lists;
+  std::vector<std::shared_ptr<Download>> downloads;  // read-back buffers owned by the graph
+  ~Graph();
 };
 
 // A WebGPU stream: work is submitted as it is issued (the queue keeps it in order) and the calls
-// return at once; downloads finish, and errors are reported, at Synchronize.
+// return at once; downloads finish, and errors are reported, at Synchronize. While `recording`
+// is set, work is recorded into it instead.
 struct Stream {
   std::shared_ptr<Context> context;
-  std::vector<std::unique_ptr<PendingDownload>> downloads;
+  std::vector<std::shared_ptr<Download>> downloads;  // pending
   bool has_work = false;
+  std::unique_ptr<Graph> recording;
 };
 
 // Copies pairs whose WebGPU sides all live on `context`'s device. With `stream` null the call
 // returns when the data is in place.
 DtStatus* CopyBatch(Context& context, const DtCopyPair* pairs, size_t count, Stream* stream);
 
+// Refuses, with no side effect, what CopyBatch would refuse for these pairs.
+DtStatus* CheckBatch(Context& context, const DtCopyPair* pairs, size_t count);
+
 // Sets a view's elements to zero on the device.
 DtStatus* ZeroView(Context& context, const DtTensorRef& tensor, Stream* stream);
 
 // Waits for a stream's work and finishes its downloads.
 DtStatus* SynchronizeStream(Stream& stream);
+
+// Executes `list` (and then maps `download`, if any): recorded into the stream's graph while it
+// records, else submitted now; with no stream, waited for. The caller holds the context's mutex.
+DtStatus* Execute(Context& context, std::unique_ptr<CommandList> list,
+                  std::shared_ptr<Download> download, Stream* stream);
+
+// Replays a graph on a stream with one submit.
+DtStatus* Replay(Graph& graph, Stream& stream);
 
 }  // namespace devtensor::webgpu
 

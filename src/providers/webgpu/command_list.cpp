@@ -1,0 +1,82 @@
+#include "providers/webgpu/command_list.h"
+
+#include <cstring>
+
+namespace devtensor::webgpu {
+
+CommandList::~CommandList() {
+  const wgpu::Api& api = context_.api();
+  for (const Command& command : commands_) {
+    if (command.group != nullptr) api.BindGroupRelease(command.group);
+  }
+  for (const Owned& owned : owned_) context_.Recycle(owned.buffer, owned.capacity, owned.usage);
+}
+
+void CommandList::Write(wgpu::Buffer buffer, uint64_t offset, const void* data, size_t size,
+                        bool copy) {
+  size_t index = SIZE_MAX;
+  if (copy) {
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    copies_.emplace_back(bytes, bytes + size);
+    index = copies_.size() - 1;
+  }
+  writes_.push_back({buffer, offset, data, size, index});
+}
+
+void CommandList::Copy(wgpu::Buffer src, uint64_t src_offset, wgpu::Buffer dst,
+                       uint64_t dst_offset, uint64_t size) {
+  commands_.push_back({Kind::kCopy, src, dst, src_offset, dst_offset, size, nullptr, nullptr, 0, 0});
+}
+
+void CommandList::Clear(wgpu::Buffer buffer, uint64_t offset, uint64_t size) {
+  commands_.push_back({Kind::kClear, nullptr, buffer, 0, offset, size, nullptr, nullptr, 0, 0});
+}
+
+void CommandList::Dispatch(wgpu::ComputePipeline pipeline, wgpu::BindGroup group, uint32_t x,
+                           uint32_t y) {
+  commands_.push_back({Kind::kDispatch, nullptr, nullptr, 0, 0, 0, pipeline, group, x, y});
+}
+
+DtStatus* CommandList::TakeBuffer(uint64_t bytes, wgpu::Flags usage, wgpu::Buffer* buffer) {
+  uint64_t capacity = 0;
+  if (DtStatus* s = context_.TakeBuffer(bytes, usage, buffer, &capacity)) return s;
+  owned_.push_back({*buffer, capacity, usage});
+  return nullptr;
+}
+
+void CommandList::Execute(wgpu::CommandEncoder encoder) const {
+  const wgpu::Api& api = context_.api();
+  for (const Write_& write : writes_) {
+    const void* data = write.copy_index == SIZE_MAX ? write.data : copies_[write.copy_index].data();
+    api.QueueWriteBuffer(context_.queue(), write.buffer, write.offset, data, write.size);
+  }
+  wgpu::ComputePassEncoder pass = nullptr;
+  for (const Command& command : commands_) {
+    if (command.kind != Kind::kDispatch && pass != nullptr) {
+      api.ComputePassEncoderEnd(pass);
+      api.ComputePassEncoderRelease(pass);
+      pass = nullptr;
+    }
+    switch (command.kind) {
+      case Kind::kCopy:
+        api.CommandEncoderCopyBufferToBuffer(encoder, command.src, command.src_offset, command.dst,
+                                             command.dst_offset, command.size);
+        break;
+      case Kind::kClear:
+        api.CommandEncoderClearBuffer(encoder, command.dst, command.dst_offset, command.size);
+        break;
+      case Kind::kDispatch:
+        if (pass == nullptr) pass = api.CommandEncoderBeginComputePass(encoder, nullptr);
+        api.ComputePassEncoderSetPipeline(pass, command.pipeline);
+        api.ComputePassEncoderSetBindGroup(pass, 0, command.group, 0, nullptr);
+        api.ComputePassEncoderDispatchWorkgroups(pass, command.x, command.y, 1);
+        break;
+    }
+  }
+  if (pass != nullptr) {
+    api.ComputePassEncoderEnd(pass);
+    api.ComputePassEncoderRelease(pass);
+  }
+}
+
+}  // namespace devtensor::webgpu

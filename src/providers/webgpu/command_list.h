@@ -1,0 +1,71 @@
+// A recorded list of GPU work: queue writes, buffer copies, clears and compute dispatches, with
+// the buffers and bind groups they use. Executing a list encodes it into one command encoder;
+// a list can be executed again (graph replay) because it keeps what it refers to. Buffers it owns
+// go back to the context's pools when the list is destroyed, which happens only after its last
+// execution was submitted.
+#ifndef DEVTENSOR_PROVIDERS_WEBGPU_COMMAND_LIST_H_
+#define DEVTENSOR_PROVIDERS_WEBGPU_COMMAND_LIST_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "providers/webgpu/context.h"
+
+namespace devtensor::webgpu {
+
+class CommandList {
+ public:
+  explicit CommandList(Context& context) : context_(context) {}
+  ~CommandList();
+  CommandList(const CommandList&) = delete;
+  CommandList& operator=(const CommandList&) = delete;
+
+  // A queue write of host memory, issued when the list executes, before its commands run. The
+  // host memory is read at each execution; `copy` keeps a private copy instead (read once now).
+  void Write(wgpu::Buffer buffer, uint64_t offset, const void* data, size_t size, bool copy);
+  void Copy(wgpu::Buffer src, uint64_t src_offset, wgpu::Buffer dst, uint64_t dst_offset,
+            uint64_t size);
+  void Clear(wgpu::Buffer buffer, uint64_t offset, uint64_t size);
+  // Takes ownership of `group`.
+  void Dispatch(wgpu::ComputePipeline pipeline, wgpu::BindGroup group, uint32_t x, uint32_t y);
+  // A buffer from the context's pools that the list owns.
+  DtStatus* TakeBuffer(uint64_t bytes, wgpu::Flags usage, wgpu::Buffer* buffer);
+
+  bool empty() const { return commands_.empty() && writes_.empty(); }
+  // Issues the writes and records the commands into `encoder` (consecutive dispatches share one
+  // compute pass).
+  void Execute(wgpu::CommandEncoder encoder) const;
+
+ private:
+  struct Write_ {
+    wgpu::Buffer buffer;
+    uint64_t offset;
+    const void* data;
+    size_t size;
+    size_t copy_index;  // into copies_ when the list holds its own copy, else SIZE_MAX
+  };
+  enum class Kind { kCopy, kClear, kDispatch };
+  struct Command {
+    Kind kind;
+    wgpu::Buffer src, dst;
+    uint64_t src_offset, dst_offset, size;
+    wgpu::ComputePipeline pipeline;
+    wgpu::BindGroup group;
+    uint32_t x, y;
+  };
+  struct Owned {
+    wgpu::Buffer buffer;
+    uint64_t capacity;
+    wgpu::Flags usage;
+  };
+
+  Context& context_;
+  std::vector<Write_> writes_;
+  std::vector<std::vector<uint8_t>> copies_;
+  std::vector<Command> commands_;
+  std::vector<Owned> owned_;
+};
+
+}  // namespace devtensor::webgpu
+
+#endif  // DEVTENSOR_PROVIDERS_WEBGPU_COMMAND_LIST_H_
