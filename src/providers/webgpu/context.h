@@ -33,7 +33,8 @@ class Context {
   const DtHostApi* host() const { return host_; }
 
   // Serialises every use of the device: Dawn devices are not used from two threads at once.
-  std::mutex& mutex() { return mutex_; }
+  // Recursive: releasing a graph's last reference may happen while the lock is held.
+  std::recursive_mutex& mutex() { return mutex_; }
 
   // A status for a lost device, or null while it lives.
   DtStatus* CheckAlive() const;
@@ -76,7 +77,7 @@ class Context {
   wgpu::Device device_ = nullptr;
   wgpu::Queue queue_ = nullptr;
   wgpu::Limits limits_{};
-  std::mutex mutex_;
+  std::recursive_mutex mutex_;
 
   std::atomic<bool> lost_{false};
   std::atomic<bool> releasing_{false};

@@ -64,7 +64,7 @@ DtStatus* Allocate(void* self, size_t bytes, void** handle) {
   auto* allocator = static_cast<Allocator*>(self);
   Context& context = *allocator->context;
   return Guard(context.host(), [&]() -> DtStatus* {
-    std::lock_guard<std::mutex> lock(context.mutex());
+    std::lock_guard<std::recursive_mutex> lock(context.mutex());
     if (DtStatus* s = context.CheckAlive()) return s;
     wgpu::Buffer buffer = nullptr;
     uint64_t capacity = 0;
@@ -77,7 +77,7 @@ DtStatus* Allocate(void* self, size_t bytes, void** handle) {
 
 void Free(void* self, void* handle) {
   Context& context = *static_cast<Allocator*>(self)->context;
-  std::lock_guard<std::mutex> lock(context.mutex());
+  std::lock_guard<std::recursive_mutex> lock(context.mutex());
   auto buffer = static_cast<wgpu::Buffer>(handle);
   context.Recycle(buffer, context.api().BufferGetSize(buffer), Context::kTensorUsage);
 }
@@ -208,7 +208,7 @@ DtStatus* AcquireExternalBuffer(void* self, int32_t device_id, void* handle, siz
   return Guard(state->host, [&]() -> DtStatus* {
     std::shared_ptr<Context> context;
     if (DtStatus* s = ContextFor(state, device_id, &context)) return s;
-    std::lock_guard<std::mutex> lock(context->mutex());
+    std::lock_guard<std::recursive_mutex> lock(context->mutex());
     const wgpu::Api& api = context->api();
     auto buffer = static_cast<wgpu::Buffer>(handle);
     // An empty clear of the buffer on this device's queue: Dawn rejects a buffer of another
@@ -271,6 +271,45 @@ DtStatus* SynchronizeStreamEntry(void* self, void* stream) {
 }
 
 void ReleaseStream(void*, void* stream) { delete static_cast<Stream*>(stream); }
+
+// ---- graphs ------------------------------------------------------------------------------------
+
+DtStatus* BeginCapture(void* self, void* handle) {
+  auto* state = static_cast<ProviderState*>(self);
+  return Guard(state->host, [&]() -> DtStatus* {
+    auto* stream = static_cast<Stream*>(handle);
+    std::lock_guard<std::recursive_mutex> lock(stream->context->mutex());
+    if (DtStatus* s = stream->context->CheckAlive()) return s;
+    stream->recording = std::make_unique<Graph>();
+    stream->recording->context = stream->context;
+    return nullptr;
+  });
+}
+
+DtStatus* EndCapture(void* self, void* handle, void** graph) {
+  auto* state = static_cast<ProviderState*>(self);
+  return Guard(state->host, [&]() -> DtStatus* {
+    auto* stream = static_cast<Stream*>(handle);
+    std::lock_guard<std::recursive_mutex> lock(stream->context->mutex());
+    *graph = stream->recording.release();
+    return nullptr;
+  });
+}
+
+DtStatus* ReplayGraphEntry(void* self, void* graph, void* handle) {
+  auto* state = static_cast<ProviderState*>(self);
+  return Guard(state->host, [&]() -> DtStatus* {
+    auto* stream = static_cast<Stream*>(handle);
+    auto* recorded = static_cast<Graph*>(graph);
+    if (recorded->context != stream->context) {
+      return Fail(state->host, DT_INVALID_ARGUMENT,
+                  "the graph was recorded on another WebGPU device than the stream's");
+    }
+    return Replay(*recorded, *stream);
+  });
+}
+
+void ReleaseGraph(void*, void* graph) { delete static_cast<Graph*>(graph); }
 
 DtStatus* GetNativeHandle(void* self, int32_t device_id, const char* name, void** handle) {
   auto* state = static_cast<ProviderState*>(self);
@@ -350,6 +389,10 @@ extern "C" DT_EXPORT DtStatus* DtProviderInit(const DtHostApi* host, const DtPro
     f.SynchronizeStream = &SynchronizeStreamEntry;
     f.ReleaseStream = &ReleaseStream;
     f.GetNativeHandle = &GetNativeHandle;
+    f.BeginCapture = &BeginCapture;
+    f.EndCapture = &EndCapture;
+    f.ReplayGraph = &ReplayGraphEntry;
+    f.ReleaseGraph = &ReleaseGraph;
     DtProvider& p = state->provider;
     p.struct_size = sizeof(DtProvider);
     p.abi_major = DT_PROVIDER_ABI_MAJOR;

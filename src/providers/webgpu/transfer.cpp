@@ -397,13 +397,25 @@ DtStatus* Batch::Run(Stream* stream) {
 
 }  // namespace
 
-Graph::~Graph() = default;
+Download::~Download() {
+  if (graph_context != nullptr && readback != nullptr) {
+    std::lock_guard<std::recursive_mutex> lock(graph_context->mutex());
+    graph_context->api().BufferRelease(readback);
+  }
+}
+
+Graph::~Graph() {
+  std::lock_guard<std::recursive_mutex> lock(context->mutex());
+  lists.clear();
+  downloads.clear();
+}
 
 DtStatus* Execute(Context& context, std::unique_ptr<CommandList> list,
                   std::shared_ptr<Download> download, Stream* stream) {
   if (stream != nullptr && stream->recording != nullptr) {
     if (download) {
       download->owned = false;  // the graph keeps the read-back buffer for every replay
+      download->graph_context = stream->context;
       stream->recording->downloads.push_back(std::move(download));
     }
     stream->recording->lists.push_back(std::move(list));
@@ -430,7 +442,7 @@ DtStatus* Execute(Context& context, std::unique_ptr<CommandList> list,
 
 DtStatus* Replay(Graph& graph, Stream& stream) {
   Context& context = *stream.context;
-  std::lock_guard<std::mutex> lock(context.mutex());
+  std::lock_guard<std::recursive_mutex> lock(context.mutex());
   if (DtStatus* s = context.CheckAlive()) return s;
   // The graph's read-back buffers are mapped by an earlier replay's downloads until those finish.
   if (DtStatus* s = FinishDownloads(context, stream)) return s;
@@ -457,7 +469,7 @@ std::pair<const uint8_t*, const uint8_t*> HostSpan(const DtTensorRef& t) {
 }
 
 DtStatus* CheckBatch(Context& context, const DtCopyPair* pairs, size_t count) {
-  std::lock_guard<std::mutex> lock(context.mutex());
+  std::lock_guard<std::recursive_mutex> lock(context.mutex());
   if (DtStatus* s = context.CheckAlive()) return s;
   Batch check(context, false);
   for (size_t i = 0; i < count; ++i) {
@@ -467,7 +479,7 @@ DtStatus* CheckBatch(Context& context, const DtCopyPair* pairs, size_t count) {
 }
 
 DtStatus* CopyBatch(Context& context, const DtCopyPair* pairs, size_t count, Stream* stream) {
-  std::lock_guard<std::mutex> lock(context.mutex());
+  std::lock_guard<std::recursive_mutex> lock(context.mutex());
   if (DtStatus* s = context.CheckAlive()) return s;
   const bool recording = stream != nullptr && stream->recording != nullptr;
   {
@@ -518,7 +530,7 @@ DtStatus* CopyBatch(Context& context, const DtCopyPair* pairs, size_t count, Str
 }
 
 DtStatus* ZeroView(Context& context, const DtTensorRef& tensor, Stream* stream) {
-  std::lock_guard<std::mutex> lock(context.mutex());
+  std::lock_guard<std::recursive_mutex> lock(context.mutex());
   if (DtStatus* s = context.CheckAlive()) return s;
   Batch batch(context, stream != nullptr && stream->recording != nullptr);
   if (DtStatus* s = batch.PlanZero(tensor)) return s;
@@ -527,7 +539,7 @@ DtStatus* ZeroView(Context& context, const DtTensorRef& tensor, Stream* stream) 
 
 DtStatus* SynchronizeStream(Stream& stream) {
   Context& context = *stream.context;
-  std::lock_guard<std::mutex> lock(context.mutex());
+  std::lock_guard<std::recursive_mutex> lock(context.mutex());
   DtStatus* first = FinishDownloads(context, stream);
   if (stream.has_work) {
     stream.has_work = false;

@@ -32,10 +32,13 @@ struct Download {
   bool owned = true;  // recycled when done; a graph's read-back buffer stays with the graph
   wgpu::Future map{};
   uint32_t map_status = 0;
+  std::shared_ptr<Context> graph_context;  // set for a graph's: releases its buffer at the end
+  ~Download();
 };
 
 // Recorded work: command lists and the downloads they end with, replayed with one submit.
 struct Graph {
+  std::shared_ptr<Context> context;
   std::vector<std::unique_ptr<CommandList>> lists;
   std::vector<std::shared_ptr<Download>> downloads;  // read-back buffers owned by the graph
   ~Graph();
