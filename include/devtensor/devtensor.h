@@ -339,7 +339,7 @@ DT_EXPORT void DtReleaseStream(DtStream* stream);
  *                        or position + new_len > max_len the cache is left as it was: on a host
  *                        path the op fails with DT_OUT_OF_RANGE; on a device path, where the
  *                        position is known only to the device, the write is skipped and
- *                        DtGetDeviceErrorFlag reports it.
+ *                        DtGetDeviceErrorFlags reports it.
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct DtGraph DtGraph;
@@ -366,6 +366,14 @@ DT_EXPORT DtStatus* DtRunOp(DtEnv* env, const char* op_type, const DtValue* cons
                             size_t num_inputs, DtValue* const* outputs, size_t num_outputs,
                             const DtAttribute* attributes, size_t num_attributes,
                             DtStream* stream);
+
+/* Error flags a device's kernels raised since the last call, which clears them: bit 0 a
+ * KvCacheAppend position out of range (the write was skipped), bit 1 a ScatterND index out of
+ * range (that update was skipped). Waits for the device's queued work. 0 on devices whose ops
+ * check on the host (CPU: those ops fail instead). */
+#define DT_DEVICE_ERROR_KV_POSITION 1u
+#define DT_DEVICE_ERROR_SCATTER_INDEX 2u
+DT_EXPORT DtStatus* DtGetDeviceErrorFlags(const DtDevice* device, uint32_t* flags);
 
 /* Starts recording the copies, clears and ops issued on `stream`; nothing runs while recording.
  * DT_NOT_SUPPORTED on devices that cannot record. */

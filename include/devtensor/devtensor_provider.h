@@ -162,6 +162,8 @@ typedef struct DtProviderFactory {
   DtStatus* (*EndCapture)(void* state, void* stream, void** graph);
   DtStatus* (*ReplayGraph)(void* state, void* graph, void* stream);
   void (*ReleaseGraph)(void* state, void* graph);
+  /* optional: reads and clears the device's error flags (see DtGetDeviceErrorFlags). */
+  DtStatus* (*ReadErrorFlags)(void* state, int32_t device_id, uint32_t* flags);
 } DtProviderFactory;
 
 /* One op call as a provider sees it. Tensors are on device `device_id` of the factory's type. */

@@ -32,6 +32,17 @@ bool SameDevice(const DtDevice* a, const DtDevice* b) {
 
 using namespace devtensor;
 
+extern "C" DtStatus* DtGetDeviceErrorFlags(const DtDevice* device, uint32_t* flags) {
+  if (device == nullptr) return Error(DT_INVALID_ARGUMENT, "device is NULL");
+  if (flags == nullptr) return Error(DT_INVALID_ARGUMENT, "flags is NULL");
+  const DtProviderFactory& api = device->factory->api;
+  if (api.ReadErrorFlags == nullptr) {
+    *flags = 0;
+    return nullptr;
+  }
+  return Guarded([&] { return api.ReadErrorFlags(api.state, device->info.id, flags); });
+}
+
 extern "C" DtStatus* DtRunOp(DtEnv* env, const char* op_type, const DtValue* const* inputs,
                              size_t num_inputs, DtValue* const* outputs, size_t num_outputs,
                              const DtAttribute* attributes, size_t num_attributes,

@@ -129,6 +129,13 @@ Context::~Context() {
   for (wgpu::ComputePipeline& pipeline : copy_pipeline_) {
     if (pipeline != nullptr) a.ComputePipelineRelease(pipeline);
   }
+  for (auto& [code, pipeline] : pipelines_) {
+    if (pipeline != nullptr) a.ComputePipelineRelease(pipeline);
+  }
+  if (error_flags_ != nullptr) {
+    a.BufferDestroy(error_flags_);
+    a.BufferRelease(error_flags_);
+  }
   for (auto& [key, buffers] : pool_) {
     for (wgpu::Buffer buffer : buffers) {
       a.BufferDestroy(buffer);
@@ -274,6 +281,42 @@ void Context::Recycle(wgpu::Buffer buffer, uint64_t capacity, wgpu::Flags usage)
   }
   pool_[{usage, capacity}].push_back(buffer);
   pooled_bytes_ += capacity;
+}
+
+wgpu::ComputePipeline Context::Pipeline(const std::string& code) {
+  auto it = pipelines_.find(code);
+  if (it != pipelines_.end()) return it->second;
+  const wgpu::Api& a = api();
+  wgpu::ShaderSourceWgsl source{{nullptr, wgpu::stype::kShaderSourceWgsl}, {code.data(), code.size()}};
+  wgpu::ShaderModuleDescriptor module_descriptor{&source.chain, wgpu::View("devtensor op")};
+  wgpu::ShaderModule module = a.DeviceCreateShaderModule(device_, &module_descriptor);
+  wgpu::ComputePipelineDescriptor descriptor{};
+  descriptor.label = wgpu::View("devtensor op");
+  descriptor.compute.module = module;
+  descriptor.compute.entry_point = wgpu::View("main");
+  wgpu::ComputePipeline pipeline = a.DeviceCreateComputePipeline(device_, &descriptor);
+  a.ShaderModuleRelease(module);
+  {
+    std::lock_guard<std::mutex> lock(errors_mutex_);
+    if (!errors_.empty()) {  // a shader that does not compile yields an error object
+      a.ComputePipelineRelease(pipeline);
+      return nullptr;
+    }
+  }
+  pipelines_.emplace(code, pipeline);
+  return pipeline;
+}
+
+DtStatus* Context::ErrorFlags(wgpu::Buffer* buffer) {
+  if (error_flags_ == nullptr) {
+    wgpu::BufferDescriptor descriptor{};
+    descriptor.usage = kTensorUsage;
+    descriptor.size = 16;
+    error_flags_ = api().DeviceCreateBuffer(device_, &descriptor);
+    if (DtStatus* status = TakeErrors()) return status;
+  }
+  *buffer = error_flags_;
+  return nullptr;
 }
 
 wgpu::ComputePipeline Context::CopyPipeline(bool same_buffer) {

@@ -57,6 +57,11 @@ class Context {
 
   // The copy pipeline; `same_buffer` selects the variant that reads and writes one binding.
   wgpu::ComputePipeline CopyPipeline(bool same_buffer);
+  // The pipeline of a generated WGSL shader (entry point main), compiled once; null when it
+  // does not compile (the error is in TakeErrorText).
+  wgpu::ComputePipeline Pipeline(const std::string& code);
+  // The device's error-flag words (16 bytes), made on first use.
+  DtStatus* ErrorFlags(wgpu::Buffer* buffer);
 
   // Usage every devtensor-allocated tensor buffer has.
   static constexpr wgpu::Flags kTensorUsage =
@@ -89,6 +94,8 @@ class Context {
   std::map<std::pair<wgpu::Flags, uint64_t>, std::vector<wgpu::Buffer>> pool_;
   uint64_t pooled_bytes_ = 0;
   wgpu::ComputePipeline copy_pipeline_[2] = {nullptr, nullptr};
+  std::map<std::string, wgpu::ComputePipeline> pipelines_;
+  wgpu::Buffer error_flags_ = nullptr;
 };
 
 }  // namespace devtensor::webgpu

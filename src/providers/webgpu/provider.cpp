@@ -11,6 +11,7 @@
 
 #include "devtensor/devtensor_provider.h"
 #include "providers/webgpu/context.h"
+#include "providers/webgpu/op_kernels.h"
 #include "providers/webgpu/transfer.h"
 
 namespace devtensor::webgpu {
@@ -272,6 +273,37 @@ DtStatus* SynchronizeStreamEntry(void* self, void* stream) {
 
 void ReleaseStream(void*, void* stream) { delete static_cast<Stream*>(stream); }
 
+// ---- ops --------------------------------------------------------------------------------------
+
+DtStatus* RunOp(void* self, const DtOpCall* call, void* stream_handle) {
+  auto* state = static_cast<ProviderState*>(self);
+  return Guard(state->host, [&]() -> DtStatus* {
+    auto* stream = static_cast<Stream*>(stream_handle);
+    std::shared_ptr<Context> context;
+    if (stream != nullptr) {
+      context = stream->context;
+    } else if (DtStatus* s = ContextFor(state, call->device_id, &context)) {
+      return s;
+    }
+    std::lock_guard<std::recursive_mutex> lock(context->mutex());
+    if (DtStatus* s = context->CheckAlive()) return s;
+    auto list = std::make_unique<CommandList>(*context);
+    if (DtStatus* s = RecordOp(*context, *list, *call)) return s;
+    return Execute(*context, std::move(list), nullptr, stream);
+  });
+}
+
+DtStatus* ReadErrorFlagsEntry(void* self, int32_t device_id, uint32_t* flags) {
+  auto* state = static_cast<ProviderState*>(self);
+  return Guard(state->host, [&]() -> DtStatus* {
+    std::shared_ptr<Context> context;
+    if (DtStatus* s = ContextFor(state, device_id, &context)) return s;
+    std::lock_guard<std::recursive_mutex> lock(context->mutex());
+    if (DtStatus* s = context->CheckAlive()) return s;
+    return ReadErrorFlags(*context, flags);
+  });
+}
+
 // ---- graphs ------------------------------------------------------------------------------------
 
 DtStatus* BeginCapture(void* self, void* handle) {
@@ -393,6 +425,8 @@ extern "C" DT_EXPORT DtStatus* DtProviderInit(const DtHostApi* host, const DtPro
     f.EndCapture = &EndCapture;
     f.ReplayGraph = &ReplayGraphEntry;
     f.ReleaseGraph = &ReleaseGraph;
+    f.RunOp = &RunOp;
+    f.ReadErrorFlags = &ReadErrorFlagsEntry;
     DtProvider& p = state->provider;
     p.struct_size = sizeof(DtProvider);
     p.abi_major = DT_PROVIDER_ABI_MAJOR;

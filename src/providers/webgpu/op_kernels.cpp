@@ -1,0 +1,888 @@
+#include "providers/webgpu/op_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "providers/webgpu/copy_kernel.h"
+
+namespace devtensor::webgpu {
+namespace {
+
+// ---- element types ------------------------------------------------------------------------------
+
+// How a type is computed with in WGSL: f32, i32, u32, or raw 64-bit words (vec2<u32>).
+enum class Class { kFloat, kSigned, kUnsigned, kWide };
+
+struct TypeInfo {
+  uint32_t size;
+  Class cls;
+};
+
+bool Describe(DtElementType type, TypeInfo* info) {
+  switch (type) {
+    case DT_FLOAT: *info = {4, Class::kFloat}; return true;
+    case DT_FLOAT16: *info = {2, Class::kFloat}; return true;
+    case DT_BFLOAT16: *info = {2, Class::kFloat}; return true;
+    case DT_INT8: *info = {1, Class::kSigned}; return true;
+    case DT_INT16: *info = {2, Class::kSigned}; return true;
+    case DT_INT32: *info = {4, Class::kSigned}; return true;
+    case DT_UINT8: case DT_BOOL: *info = {1, Class::kUnsigned}; return true;
+    case DT_UINT16: *info = {2, Class::kUnsigned}; return true;
+    case DT_UINT32: *info = {4, Class::kUnsigned}; return true;
+    case DT_INT64: case DT_UINT64: case DT_DOUBLE: *info = {8, Class::kWide}; return true;
+  }
+  return false;
+}
+
+// ---- shader pieces ------------------------------------------------------------------------------
+
+// Helpers every op shader has: 64-bit integer arithmetic on (low, high) words, exact conversions
+// between f32 and f16/bf16/f64 bit patterns (round to nearest even), and the element index.
+constexpr const char* kLibrary = R"(
+@group(0) @binding(0) var<storage, read> p: array<u32>;
+@group(0) @binding(1) var<storage, read_write> out_words: array<atomic<u32>>;
+
+fn add64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+  let lo = a.x + b.x;
+  return vec2<u32>(lo, a.y + b.y + select(0u, 1u, lo < a.x));
+}
+fn sub64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+  return vec2<u32>(a.x - b.x, a.y - b.y - select(0u, 1u, a.x < b.x));
+}
+fn mul32(a: u32, b: u32) -> vec2<u32> {
+  let a0 = a & 0xffffu; let a1 = a >> 16u; let b0 = b & 0xffffu; let b1 = b >> 16u;
+  let p00 = a0 * b0; let p01 = a0 * b1; let p10 = a1 * b0; let p11 = a1 * b1;
+  let middle = (p00 >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
+  let lo = (p00 & 0xffffu) | (middle << 16u);
+  let hi = p11 + (p01 >> 16u) + (p10 >> 16u) + (middle >> 16u);
+  return vec2<u32>(lo, hi);
+}
+fn mul64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+  let low = mul32(a.x, b.x);
+  return vec2<u32>(low.x, low.y + a.x * b.y + a.y * b.x);
+}
+fn less_i64(a: vec2<u32>, b: vec2<u32>) -> bool {
+  return bitcast<i32>(a.y) < bitcast<i32>(b.y) || (a.y == b.y && a.x < b.x);
+}
+fn less_u64(a: vec2<u32>, b: vec2<u32>) -> bool {
+  return a.y < b.y || (a.y == b.y && a.x < b.x);
+}
+fn f32_to_f16(f: f32) -> u32 {
+  let x = bitcast<u32>(f);
+  let sign = (x >> 16u) & 0x8000u;
+  let exponent = (x >> 23u) & 0xffu;
+  let mantissa = x & 0x7fffffu;
+  if (exponent == 0xffu) { return sign | 0x7c00u | select(0u, 0x200u | (mantissa >> 13u), mantissa != 0u); }
+  let e = i32(exponent) - 112;
+  if (e >= 31) { return sign | 0x7c00u; }
+  if (e <= 0) {
+    if (e < -10) { return sign; }
+    let m = mantissa | 0x800000u;
+    let shift = u32(14 - e);
+    let halfway = 1u << (shift - 1u);
+    let rest = m & ((1u << shift) - 1u);
+    var r = m >> shift;
+    if (rest > halfway || (rest == halfway && (r & 1u) == 1u)) { r += 1u; }
+    return sign | r;
+  }
+  var r = (u32(e) << 10u) | (mantissa >> 13u);
+  let rest = mantissa & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (r & 1u) == 1u)) { r += 1u; }
+  return sign | r;
+}
+fn f16_to_f32(bits: u32) -> f32 { return unpack2x16float(bits & 0xffffu).x; }
+fn f32_to_bf16(f: f32) -> u32 {
+  let x = bitcast<u32>(f);
+  if ((x & 0x7fffffffu) > 0x7f800000u) { return (x >> 16u) | 0x40u; }
+  return (x + 0x7fffu + ((x >> 16u) & 1u)) >> 16u;
+}
+fn bf16_to_f32(bits: u32) -> f32 { return bitcast<f32>((bits & 0xffffu) << 16u); }
+fn f64_to_f32(v: vec2<u32>) -> f32 {
+  let sign = v.y & 0x80000000u;
+  let e = i32((v.y >> 20u) & 0x7ffu);
+  let high = v.y & 0xfffffu;
+  if (e == 0x7ff) {
+    if (high != 0u || v.x != 0u) { return bitcast<f32>(sign | 0x7fc00000u); }
+    return bitcast<f32>(sign | 0x7f800000u);
+  }
+  let e32 = e - 896;
+  if (e32 >= 255) { return bitcast<f32>(sign | 0x7f800000u); }
+  if (e32 <= 0) {
+    if (e == 0 || e32 < -24) { return bitcast<f32>(sign); }
+    let fraction = f32(high) / 1048576.0 + f32(v.x) / 4503599627370496.0;
+    let magnitude = ldexp(1.0 + fraction, e - 1023);
+    return select(magnitude, -magnitude, sign != 0u);
+  }
+  var r = (u32(e32) << 23u) | (high << 3u) | (v.x >> 29u);
+  let rest = v.x & 0x1fffffffu;
+  if (rest > 0x10000000u || (rest == 0x10000000u && (r & 1u) == 1u)) { r += 1u; }
+  return bitcast<f32>(sign | r);
+}
+fn f32_to_f64(f: f32) -> vec2<u32> {
+  let x = bitcast<u32>(f);
+  let sign = x & 0x80000000u;
+  let exponent = (x >> 23u) & 0xffu;
+  var m = x & 0x7fffffu;
+  if (exponent == 0xffu) { return vec2<u32>(m << 29u, sign | 0x7ff00000u | (m >> 3u)); }
+  if (exponent == 0u) {
+    if (m == 0u) { return vec2<u32>(0u, sign); }
+    var e = 897u;
+    loop {
+      if ((m & 0x800000u) != 0u) { break; }
+      m = m << 1u;
+      e = e - 1u;
+    }
+    m = m & 0x7fffffu;
+    return vec2<u32>(m << 29u, sign | (e << 20u) | (m >> 3u));
+  }
+  return vec2<u32>(m << 29u, sign | ((exponent + 896u) << 20u) | (m >> 3u));
+}
+fn i64_to_f32(v: vec2<u32>) -> f32 { return f32(bitcast<i32>(v.y)) * 4294967296.0 + f32(v.x); }
+fn u64_to_f32(v: vec2<u32>) -> f32 { return f32(v.y) * 4294967296.0 + f32(v.x); }
+fn f32_to_i64(f: f32) -> vec2<u32> {
+  let t = trunc(f);
+  let high = floor(t / 4294967296.0);
+  let low = t - high * 4294967296.0;
+  return vec2<u32>(u32(low), bitcast<u32>(i32(high)));
+}
+fn f32_to_u64(f: f32) -> vec2<u32> {
+  let t = max(trunc(f), 0.0);
+  let high = floor(t / 4294967296.0);
+  return vec2<u32>(u32(t - high * 4294967296.0), u32(high));
+}
+fn sign_extend(x: i32) -> vec2<u32> {
+  return vec2<u32>(bitcast<u32>(x), select(0u, 0xffffffffu, x < 0));
+}
+
+// Element `i` of the call's index space (shape at p[8..15], rank p[1]) as a multi-index.
+fn unravel(i: u32) -> array<u32, 8> {
+  var index: array<u32, 8>;
+  var rest = i;
+  for (var d = i32(p[1]) - 1; d >= 0; d--) {
+    let n = p[8u + u32(d)];
+    index[d] = rest % n;
+    rest = rest / n;
+  }
+  return index;
+}
+// Byte address of `index` in tensor `t` (0: the output, 1...: inputs; base and strides in p).
+fn address(t: u32, index: array<u32, 8>) -> u32 {
+  var a = p[16u + t * 12u];
+  for (var d = 0u; d < p[1]; d++) { a += index[d] * p[17u + t * 12u + d]; }
+  return a;
+}
+fn out_word(w: u32) -> u32 { return atomicLoad(&out_words[w]); }
+// Writes the low `size` bytes of `bits` at byte `a`, leaving the rest of the word as it is.
+fn store_bits(a: u32, bits: u32, size: u32) {
+  if (size == 4u) { atomicStore(&out_words[a >> 2u], bits); return; }
+  let shift = (a & 3u) * 8u;
+  let mask = ((1u << (size * 8u)) - 1u) << shift;
+  atomicAnd(&out_words[a >> 2u], ~mask);
+  atomicOr(&out_words[a >> 2u], (bits << shift) & mask);
+}
+fn store_wide(a: u32, v: vec2<u32>) {
+  atomicStore(&out_words[a >> 2u], v.x);
+  atomicStore(&out_words[(a >> 2u) + 1u], v.y);
+}
+)";
+
+// Raw bits of an element at byte `a` through word accessor `word`: u32 for sizes 1, 2 and 4
+// (zero-extended), vec2<u32> for 8.
+std::string RawLoad(const std::string& name, const std::string& word, uint32_t size) {
+  std::string f = "fn " + name + "(a: u32) -> " + (size == 8 ? "vec2<u32>" : "u32") + " {\n";
+  if (size == 8) {
+    f += "  return vec2<u32>(" + word + "(a >> 2u), " + word + "((a >> 2u) + 1u));\n";
+  } else if (size == 4) {
+    f += "  return " + word + "(a >> 2u);\n";
+  } else {
+    f += "  return (" + word + "(a >> 2u) >> ((a & 3u) * 8u)) & " + (size == 1 ? "0xffu" : "0xffffu") + ";\n";
+  }
+  return f + "}\n";
+}
+
+// Value of an element of `type` from its raw bits `r`, in the type's compute class.
+std::string FromBits(DtElementType type, const std::string& r) {
+  switch (type) {
+    case DT_FLOAT: return "bitcast<f32>(" + r + ")";
+    case DT_FLOAT16: return "f16_to_f32(" + r + ")";
+    case DT_BFLOAT16: return "bf16_to_f32(" + r + ")";
+    case DT_INT8: return "extractBits(bitcast<i32>(" + r + "), 0u, 8u)";
+    case DT_INT16: return "extractBits(bitcast<i32>(" + r + "), 0u, 16u)";
+    case DT_INT32: return "bitcast<i32>(" + r + ")";
+    default: return r;  // unsigned and bool as u32, 64-bit as raw words
+  }
+}
+
+// Raw bits of a value of `type` (in its compute class).
+std::string ToBits(DtElementType type, const std::string& v) {
+  switch (type) {
+    case DT_FLOAT: return "bitcast<u32>(" + v + ")";
+    case DT_FLOAT16: return "f32_to_f16(" + v + ")";
+    case DT_BFLOAT16: return "f32_to_bf16(" + v + ")";
+    case DT_INT8: case DT_INT16: case DT_INT32: return "bitcast<u32>(" + v + ")";
+    default: return v;
+  }
+}
+
+std::string Store(DtElementType type, uint32_t size, const std::string& address,
+                  const std::string& value) {
+  if (size == 8) return "store_wide(" + address + ", " + value + ");";
+  return "store_bits(" + address + ", " + ToBits(type, value) + ", " + std::to_string(size) + "u);";
+}
+std::string StoreRaw(uint32_t size, const std::string& address, const std::string& bits) {
+  if (size == 8) return "store_wide(" + address + ", " + bits + ");";
+  return "store_bits(" + address + ", " + bits + ", " + std::to_string(size) + "u);";
+}
+
+// A conversion of a value of `from` (its class) into a value of `to` (its class), as Cast does;
+// empty when there is none on this device.
+std::string Convert(DtElementType from, DtElementType to, const std::string& v) {
+  TypeInfo a{}, b{};
+  Describe(from, &a);
+  Describe(to, &b);
+  if (from == to) return v;
+  if (to == DT_BOOL) {
+    if (a.cls == Class::kWide) {
+      return from == DT_DOUBLE ? "select(0u, 1u, f64_to_f32(" + v + ") != 0.0)"
+                               : "select(0u, 1u, (" + v + ".x | " + v + ".y) != 0u)";
+    }
+    return std::string("select(0u, 1u, ") + v + " != " + (a.cls == Class::kFloat ? "0.0" : a.cls == Class::kSigned ? "0" : "0u") + ")";
+  }
+  // Through f32 for floats, through i32/u32 for narrow integers.
+  std::string f;  // the value as f32, when a float path is needed
+  if (a.cls == Class::kWide) {
+    if (from == DT_DOUBLE) f = "f64_to_f32(" + v + ")";
+    else if (from == DT_INT64) f = "i64_to_f32(" + v + ")";
+    else f = "u64_to_f32(" + v + ")";
+  }
+  switch (b.cls) {
+    case Class::kFloat:
+      if (a.cls == Class::kWide) return f;
+      return a.cls == Class::kFloat ? v : "f32(" + v + ")";
+    case Class::kSigned:
+      if (a.cls == Class::kWide) {
+        return from == DT_DOUBLE ? "i32(" + f + ")" : "bitcast<i32>(" + v + ".x)";
+      }
+      if (a.cls == Class::kUnsigned) return "bitcast<i32>(" + v + ")";
+      return "i32(" + v + ")";
+    case Class::kUnsigned:
+      if (a.cls == Class::kWide) return from == DT_DOUBLE ? "u32(" + f + ")" : v + ".x";
+      if (a.cls == Class::kSigned) return "bitcast<u32>(" + v + ")";
+      return "u32(" + v + ")";
+    case Class::kWide:
+      if (to == DT_DOUBLE) {
+        if (a.cls == Class::kWide) return "";  // 64-bit integers to double: not on this device
+        return "f32_to_f64(" + (a.cls == Class::kFloat ? v : "f32(" + v + ")") + ")";
+      }
+      if (a.cls == Class::kWide) return from == DT_DOUBLE ? "" : v;  // int64 <-> uint64: bits
+      if (a.cls == Class::kFloat) return to == DT_INT64 ? "f32_to_i64(" + v + ")" : "f32_to_u64(" + v + ")";
+      if (a.cls == Class::kSigned) return "sign_extend(" + v + ")";
+      return "vec2<u32>(" + v + ", 0u)";
+  }
+  return "";
+}
+
+// ---- parameters and bindings ---------------------------------------------------------------------
+
+constexpr uint32_t kWorkgroup = 256;
+constexpr size_t kParamWords = 128;  // see the layout in kLibrary: 16 + 12 per tensor, extras
+constexpr uint32_t kMaxInputs = 4;
+
+// A tensor bound to the shader: the buffer window that covers it and its element 0 inside it.
+struct Bound {
+  wgpu::Buffer buffer = nullptr;
+  uint64_t window_offset = 0;
+  uint64_t window_size = 0;
+  uint32_t base = 0;  // byte of element [0, ..., 0] in the window
+};
+
+uint64_t Extent(const DtTensorRef& t) {
+  uint64_t last = 0;
+  for (size_t i = 0; i < t.rank; ++i) {
+    if (t.shape[i] == 0) return 0;
+    last += static_cast<uint64_t>(t.shape[i] - 1) * static_cast<uint64_t>(t.strides[i]);
+  }
+  return (last + 1) * t.element_size;
+}
+
+class OpBuilder {
+ public:
+  OpBuilder(Context& context, CommandList& list, const DtOpCall& call)
+      : context_(context), api_(context.api()), list_(list), call_(call) {
+    params_.assign(kParamWords, 0);
+  }
+
+  DtStatus* NotSupported(const std::string& why) {
+    std::string message = std::string(call_.op_type) + " on " +
+                          DtGetElementTypeNameFor(call_.outputs[0]->element_type) +
+                          " on WebGPU:" + std::to_string(call_.device_id) + ": " + why;
+    return context_.host()->CreateStatus(DT_NOT_SUPPORTED, message.c_str());
+  }
+  DtStatus* Fail(DtErrorCode code, const std::string& why) {
+    std::string message = std::string(call_.op_type) + ": " + why;
+    return context_.host()->CreateStatus(code, message.c_str());
+  }
+
+  static const char* DtGetElementTypeNameFor(DtElementType type) {
+    switch (type) {
+      case DT_FLOAT: return "float";
+      case DT_UINT8: return "uint8";
+      case DT_INT8: return "int8";
+      case DT_UINT16: return "uint16";
+      case DT_INT16: return "int16";
+      case DT_INT32: return "int32";
+      case DT_INT64: return "int64";
+      case DT_BOOL: return "bool";
+      case DT_FLOAT16: return "float16";
+      case DT_DOUBLE: return "double";
+      case DT_UINT32: return "uint32";
+      case DT_UINT64: return "uint64";
+      case DT_BFLOAT16: return "bfloat16";
+    }
+    return "unknown";
+  }
+
+  // Binds the output (slot 0). Must come first: inputs are compared with it.
+  DtStatus* BindOutput(const DtTensorRef& out) {
+    out_ = out;
+    return Bind(out, &bound_[0]);
+  }
+
+  // Binds input `slot` (1..4). An input in the output's buffer is read through the output's
+  // binding when it is the output's very view and `may_alias`, else through a scratch copy.
+  DtStatus* BindInput(uint32_t slot, const DtTensorRef& in, bool may_alias, DtTensorRef* used) {
+    *used = in;
+    if (in.handle != out_.handle) return Bind(in, &bound_[slot]);
+    const bool same_view = may_alias && in.byte_offset == out_.byte_offset && in.rank == out_.rank &&
+                           std::equal(in.shape, in.shape + in.rank, out_.shape) &&
+                           std::equal(in.strides, in.strides + in.rank, out_.strides) &&
+                           in.element_size == out_.element_size;
+    if (same_view) {
+      aliased_[slot] = true;
+      bound_[slot] = bound_[0];
+      bound_[slot].base = static_cast<uint32_t>(in.byte_offset - bound_[0].window_offset);
+      return nullptr;
+    }
+    // Stage: copy the input's elements, densely, into a buffer of its own.
+    const uint64_t bytes = Extent(in) == 0 ? 4 : [&] {
+      uint64_t n = in.element_size;
+      for (size_t i = 0; i < in.rank; ++i) n *= static_cast<uint64_t>(in.shape[i]);
+      return n;
+    }();
+    wgpu::Buffer scratch = nullptr;
+    if (DtStatus* s = list_.TakeBuffer((bytes + 3) & ~uint64_t(3), Context::kTensorUsage, &scratch)) {
+      return s;
+    }
+    staged_strides_.emplace_back(DT_MAX_RANK, 0);
+    int64_t* strides = staged_strides_.back().data();
+    int64_t stride = 1;
+    for (size_t i = in.rank; i-- > 0;) {
+      strides[i] = stride;
+      stride *= std::max<int64_t>(in.shape[i], 1);
+    }
+    DtTensorRef dense = in;
+    dense.handle = scratch;
+    dense.byte_offset = 0;
+    dense.buffer_bytes = api_.BufferGetSize(scratch);
+    dense.strides = strides;
+    DtTensorRef from = in;
+    from.buffer_bytes = api_.BufferGetSize(static_cast<wgpu::Buffer>(in.handle));
+    KernelJob job = MakeKernelJob(dense, scratch, &from, static_cast<wgpu::Buffer>(in.handle));
+    if (DtStatus* s = CheckKernelJob(context_, job)) return s;
+    if (DtStatus* s = RecordKernelJobs(context_, list_, {job})) return s;
+    *used = dense;
+    return Bind(dense, &bound_[slot]);
+  }
+
+  // Index space of the dispatch (one invocation per element of `shape`).
+  void SetSpace(const int64_t* shape, size_t rank) {
+    count_ = 1;
+    params_[1] = static_cast<uint32_t>(rank);
+    for (size_t d = 0; d < rank; ++d) {
+      params_[8 + d] = static_cast<uint32_t>(shape[d]);
+      count_ *= static_cast<uint64_t>(shape[d]);
+    }
+  }
+  // Strides (bytes) of tensor `slot` over the dispatch's dimensions.
+  void SetStrides(uint32_t slot, const int64_t* element_strides, size_t rank, size_t element_size) {
+    for (size_t d = 0; d < rank; ++d) {
+      params_[17 + slot * 12 + d] = static_cast<uint32_t>(element_strides[d] * static_cast<int64_t>(element_size));
+    }
+  }
+  uint32_t& Extra(size_t i) { return params_[3 + i]; }   // 5 words of op-specific values
+  uint32_t& Word(size_t i) { return params_[i]; }         // anywhere, for ops with more
+
+  // The source of `word_in<slot>`: its own binding, or the output's when aliased.
+  std::string Inputs(uint32_t count) {
+    std::string code;
+    for (uint32_t k = 1; k <= count; ++k) {
+      const std::string n = std::to_string(k);
+      if (aliased_[k]) {
+        code += "fn word_in" + n + "(w: u32) -> u32 { return out_word(w); }\n";
+      } else {
+        code += "@group(0) @binding(" + std::to_string(1 + k) + ") var<storage, read> in" + n +
+                "_words: array<u32>;\n";
+        code += "fn word_in" + n + "(w: u32) -> u32 { return in" + n + "_words[w]; }\n";
+      }
+    }
+    return code;
+  }
+
+  bool UsesFlags() const { return flags_ != nullptr; }
+  DtStatus* BindFlags() {
+    if (DtStatus* s = context_.ErrorFlags(&flags_)) return s;
+    return nullptr;
+  }
+
+  // Compiles (or finds) the shader and records one dispatch over the index space.
+  DtStatus* Dispatch(const std::string& code, uint32_t inputs) {
+    if (count_ == 0) return nullptr;
+    if (count_ > 0xFFFFFFFFull) return NotSupported("more than 2^32 elements in one op");
+    for (uint32_t t = 0; t <= inputs; ++t) params_[16 + t * 12] = bound_[t].base;
+    params_[0] = static_cast<uint32_t>(count_);
+    const uint32_t groups = static_cast<uint32_t>((count_ + kWorkgroup - 1) / kWorkgroup);
+    const uint32_t columns = std::min(groups, context_.limits().max_compute_workgroups_per_dimension);
+    params_[2] = columns * kWorkgroup;
+    wgpu::ComputePipeline pipeline = context_.Pipeline(code);
+    if (pipeline == nullptr) {
+      return Fail(DT_INTERNAL, "the WebGPU shader did not compile: " + context_.TakeErrorText());
+    }
+    wgpu::Buffer params = nullptr;
+    const size_t bytes = params_.size() * sizeof(uint32_t);
+    if (DtStatus* s = list_.TakeBuffer(bytes, wgpu::usage::kStorage | wgpu::usage::kCopyDst, &params)) {
+      return s;
+    }
+    api_.QueueWriteBuffer(context_.queue(), params, 0, params_.data(), bytes);
+    std::vector<wgpu::BindGroupEntry> entries;
+    entries.push_back({nullptr, 0, params, 0, bytes, nullptr, nullptr});
+    entries.push_back({nullptr, 1, bound_[0].buffer, bound_[0].window_offset, bound_[0].window_size,
+                       nullptr, nullptr});
+    for (uint32_t k = 1; k <= inputs; ++k) {
+      if (aliased_[k]) continue;
+      entries.push_back({nullptr, 1 + k, bound_[k].buffer, bound_[k].window_offset,
+                         bound_[k].window_size, nullptr, nullptr});
+    }
+    if (flags_ != nullptr) entries.push_back({nullptr, 7, flags_, 0, 16, nullptr, nullptr});
+    wgpu::BindGroupLayout layout = api_.ComputePipelineGetBindGroupLayout(pipeline, 0);
+    wgpu::BindGroupDescriptor descriptor{nullptr, wgpu::View("devtensor op"), layout,
+                                         entries.size(), entries.data()};
+    wgpu::BindGroup group = api_.DeviceCreateBindGroup(context_.device(), &descriptor);
+    api_.BindGroupLayoutRelease(layout);
+    list_.Dispatch(pipeline, group, columns, (groups + columns - 1) / columns);
+    return nullptr;
+  }
+
+ private:
+  DtStatus* Bind(const DtTensorRef& t, Bound* bound) {
+    const uint64_t alignment =
+        std::max<uint64_t>(context_.limits().min_storage_buffer_offset_alignment, 4);
+    auto buffer = static_cast<wgpu::Buffer>(t.handle);
+    const uint64_t size = api_.BufferGetSize(buffer);
+    const uint64_t begin = t.byte_offset, end = t.byte_offset + std::max<uint64_t>(Extent(t), 1);
+    bound->buffer = buffer;
+    bound->window_offset = begin / alignment * alignment;
+    bound->window_size = ((end + 3) & ~uint64_t(3)) - bound->window_offset;
+    bound->base = static_cast<uint32_t>(begin - bound->window_offset);
+    if (bound->window_offset + bound->window_size > size) {
+      return NotSupported("a tensor ends in the last, partial word of a buffer whose size is not "
+                          "a multiple of 4");
+    }
+    if (bound->window_size > context_.limits().max_storage_buffer_binding_size) {
+      return NotSupported("a tensor spans " + std::to_string(bound->window_size) +
+                          " bytes, more than one shader binding of this device takes (" +
+                          std::to_string(context_.limits().max_storage_buffer_binding_size) + ")");
+    }
+    return nullptr;
+  }
+
+  Context& context_;
+  const wgpu::Api& api_;
+  CommandList& list_;
+  const DtOpCall& call_;
+  DtTensorRef out_{};
+  Bound bound_[kMaxInputs + 1];
+  bool aliased_[kMaxInputs + 1] = {};
+  std::vector<std::vector<int64_t>> staged_strides_;
+  std::vector<uint32_t> params_;
+  uint64_t count_ = 0;
+  wgpu::Buffer flags_ = nullptr;
+};
+
+// ---- attributes ----------------------------------------------------------------------------------
+
+const DtAttribute* FindAttribute(const DtOpCall& call, const char* name) {
+  for (size_t i = 0; i < call.num_attributes; ++i) {
+    if (std::strcmp(call.attributes[i].name, name) == 0) return &call.attributes[i];
+  }
+  return nullptr;
+}
+int64_t IntAttribute(const DtOpCall& call, const char* name, int64_t fallback) {
+  const DtAttribute* a = FindAttribute(call, name);
+  return a != nullptr ? a->i : fallback;
+}
+
+// Strides (elements) of `t` broadcast to `rank` dimensions of `shape`: right-aligned, 0 where t
+// has size 1 or no dimension.
+std::vector<int64_t> BroadcastStrides(const DtTensorRef& t, const int64_t* shape, size_t rank) {
+  std::vector<int64_t> strides(rank, 0);
+  for (size_t i = 0; i < t.rank; ++i) {
+    const size_t d = rank - t.rank + i;
+    strides[d] = (t.shape[i] == 1 && shape[d] != 1) ? 0 : t.strides[i];
+  }
+  return strides;
+}
+
+std::string MainHead() {
+  return "@compute @workgroup_size(256)\n"
+         "fn main(@builtin(global_invocation_id) id: vec3<u32>) {\n"
+         "  let i = id.x + id.y * p[2];\n"
+         "  if (i >= p[0]) { return; }\n"
+         "  let index = unravel(i);\n";
+}
+
+// ---- ops -----------------------------------------------------------------------------------------
+
+// Add, Sub, Mul, Div with broadcasting; Where; Expand; Cast: one invocation per output element,
+// inputs read at their broadcast positions.
+DtStatus* Elementwise(OpBuilder& b, const DtOpCall& call) {
+  const std::string op = call.op_type;
+  const DtTensorRef& out = *call.outputs[0];
+  TypeInfo out_type{};
+  if (!Describe(out.element_type, &out_type)) return b.NotSupported("no such element type");
+  if (DtStatus* s = b.BindOutput(out)) return s;
+  const uint32_t inputs = op == "Expand" ? 1 : static_cast<uint32_t>(call.num_inputs);
+  std::vector<DtTensorRef> used(inputs);
+  for (uint32_t k = 0; k < inputs; ++k) {
+    if (DtStatus* s = b.BindInput(k + 1, *call.inputs[k], true, &used[k])) return s;
+  }
+  b.SetSpace(out.shape, out.rank);
+  b.SetStrides(0, out.strides, out.rank, out.element_size);
+  for (uint32_t k = 0; k < inputs; ++k) {
+    std::vector<int64_t> strides = BroadcastStrides(used[k], out.shape, out.rank);
+    b.SetStrides(k + 1, strides.data(), out.rank, used[k].element_size);
+  }
+  std::string code = kLibrary + b.Inputs(inputs);
+  for (uint32_t k = 0; k < inputs; ++k) {
+    code += RawLoad("raw" + std::to_string(k + 1), "word_in" + std::to_string(k + 1),
+                    static_cast<uint32_t>(used[k].element_size));
+  }
+  code += MainHead();
+  const std::string a1 = "raw1(address(1u, index))";
+  const std::string out_address = "address(0u, index)";
+  if (op == "Expand") {
+    code += "  " + StoreRaw(out_type.size, out_address, a1) + "\n}\n";
+  } else if (op == "Where") {
+    code += "  let bits = select(raw3(address(3u, index)), raw2(address(2u, index)), " + a1 + " != 0u);\n";
+    code += "  " + StoreRaw(out_type.size, out_address, "bits") + "\n}\n";
+  } else if (op == "Cast") {
+    const DtElementType from = used[0].element_type;
+    const std::string converted = Convert(from, out.element_type, FromBits(from, a1));
+    if (converted.empty()) return b.NotSupported(std::string("Cast from ") + OpBuilder::DtGetElementTypeNameFor(from));
+    code += "  " + Store(out.element_type, out_type.size, out_address, converted) + "\n}\n";
+  } else {
+    const char* symbol = op == "Add" ? "+" : op == "Sub" ? "-" : op == "Mul" ? "*" : "/";
+    const std::string a = FromBits(out.element_type, a1);
+    const std::string c = FromBits(out.element_type, "raw2(address(2u, index))");
+    std::string value;
+    if (out_type.cls == Class::kWide) {
+      if (out.element_type == DT_DOUBLE || op == "Div") {
+        return b.NotSupported("no 64-bit " + op + " in WebGPU shaders");
+      }
+      value = (op == "Add" ? "add64(" : op == "Sub" ? "sub64(" : "mul64(") + a + ", " + c + ")";
+    } else if (out.element_type == DT_BOOL) {
+      return b.NotSupported("arithmetic on bool");
+    } else {
+      value = "(" + a + " " + symbol + " " + c + ")";
+    }
+    code += "  " + Store(out.element_type, out_type.size, out_address, value) + "\n}\n";
+  }
+  return b.Dispatch(code, inputs);
+}
+
+DtStatus* Fill(OpBuilder& b, const DtOpCall& call) {
+  const DtTensorRef& out = *call.outputs[0];
+  TypeInfo info{};
+  if (!Describe(out.element_type, &info)) return b.NotSupported("no such element type");
+  const DtAttribute* attribute = FindAttribute(call, "value");
+  const float value = attribute ? (attribute->type == DT_ATTR_INT ? float(attribute->i) : attribute->f) : 0.0f;
+  // The value's bits in the output's type, made here as Cast would.
+  uint64_t bits = 0;
+  switch (out.element_type) {
+    case DT_FLOAT: std::memcpy(&bits, &value, 4); break;
+    case DT_DOUBLE: { const double d = value; std::memcpy(&bits, &d, 8); break; }
+    case DT_BOOL: bits = value != 0.0f; break;
+    case DT_INT8: case DT_INT16: case DT_INT32: case DT_INT64:
+      bits = static_cast<uint64_t>(static_cast<int64_t>(value)); break;
+    case DT_UINT8: case DT_UINT16: case DT_UINT32: case DT_UINT64:
+      bits = static_cast<uint64_t>(value); break;
+    case DT_FLOAT16: case DT_BFLOAT16: {
+      // Round to nearest even, on the host, with the shader's own rules.
+      uint32_t x;
+      std::memcpy(&x, &value, 4);
+      if (out.element_type == DT_BFLOAT16) {
+        bits = ((x & 0x7fffffffu) > 0x7f800000u) ? ((x >> 16) | 0x40u) : ((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+      } else {
+        const uint32_t sign = (x >> 16) & 0x8000u, exponent = (x >> 23) & 0xffu, mantissa = x & 0x7fffffu;
+        const int e = int(exponent) - 112;
+        if (exponent == 0xffu) bits = sign | 0x7c00u | (mantissa ? (0x200u | (mantissa >> 13)) : 0u);
+        else if (e >= 31) bits = sign | 0x7c00u;
+        else if (e <= 0) {
+          if (e < -10) { bits = sign; }
+          else {
+            const uint32_t m = mantissa | 0x800000u, shift = uint32_t(14 - e), half = 1u << (shift - 1);
+            const uint32_t rest = m & ((1u << shift) - 1u);
+            uint32_t r = m >> shift;
+            if (rest > half || (rest == half && (r & 1u))) ++r;
+            bits = sign | r;
+          }
+        } else {
+          uint32_t r = (uint32_t(e) << 10) | (mantissa >> 13);
+          const uint32_t rest = mantissa & 0x1fffu;
+          if (rest > 0x1000u || (rest == 0x1000u && (r & 1u))) ++r;
+          bits = sign | r;
+        }
+      }
+      break;
+    }
+  }
+  if (DtStatus* s = b.BindOutput(out)) return s;
+  b.SetSpace(out.shape, out.rank);
+  b.SetStrides(0, out.strides, out.rank, out.element_size);
+  b.Extra(0) = static_cast<uint32_t>(bits);
+  b.Extra(1) = static_cast<uint32_t>(bits >> 32);
+  std::string code = std::string(kLibrary) + MainHead();
+  code += "  " + StoreRaw(info.size, "address(0u, index)", info.size == 8 ? "vec2<u32>(p[3], p[4])" : "p[3]") + "\n}\n";
+  return b.Dispatch(code, 0);
+}
+
+DtStatus* UpdatePositionIds(OpBuilder& b, const DtOpCall& call) {
+  const DtTensorRef& out = *call.outputs[0];
+  if (out.element_type != DT_INT32 && out.element_type != DT_INT64) return b.NotSupported("needs int32 or int64");
+  const int64_t increment = IntAttribute(call, "increment", 1);
+  if (DtStatus* s = b.BindOutput(out)) return s;
+  b.SetSpace(out.shape, out.rank);
+  b.SetStrides(0, out.strides, out.rank, out.element_size);
+  b.Extra(0) = static_cast<uint32_t>(static_cast<uint64_t>(increment));
+  b.Extra(1) = static_cast<uint32_t>(static_cast<uint64_t>(increment) >> 32);
+  std::string code = std::string(kLibrary) + MainHead() + "  let a = address(0u, index);\n";
+  if (out.element_type == DT_INT32) {
+    code += "  atomicStore(&out_words[a >> 2u], out_word(a >> 2u) + p[3]);\n}\n";
+  } else {
+    code += "  store_wide(a, add64(vec2<u32>(out_word(a >> 2u), out_word((a >> 2u) + 1u)), vec2<u32>(p[3], p[4])));\n}\n";
+  }
+  return b.Dispatch(code, 0);
+}
+
+DtStatus* UpdateAttentionMask(OpBuilder& b, const DtOpCall& call) {
+  const DtTensorRef& mask = *call.outputs[0];
+  if (mask.element_type != DT_INT32 && mask.element_type != DT_INT64) return b.NotSupported("needs int32 or int64");
+  if (DtStatus* s = b.BindOutput(mask)) return s;
+  DtTensorRef total;
+  if (DtStatus* s = b.BindInput(1, *call.inputs[0], false, &total)) return s;
+  b.SetSpace(mask.shape, mask.rank);
+  b.SetStrides(0, mask.strides, mask.rank, mask.element_size);
+  b.Extra(0) = static_cast<uint32_t>(mask.shape[1]);
+  std::string code = std::string(kLibrary) + b.Inputs(1) + MainHead();
+  code += "  let total = u32(clamp(bitcast<i32>(word_in1(p[28] >> 2u)), 0, i32(p[3])));\n";
+  code += "  let one = select(0u, 1u, index[1] < total);\n";
+  code += mask.element_type == DT_INT32 ? "  atomicStore(&out_words[address(0u, index) >> 2u], one);\n}\n"
+                                        : "  store_wide(address(0u, index), vec2<u32>(one, 0u));\n}\n";
+  return b.Dispatch(code, 1);
+}
+
+DtStatus* KvCacheAppend(OpBuilder& b, const DtOpCall& call) {
+  const DtTensorRef& cache = *call.outputs[0];
+  const DtTensorRef& fresh = *call.inputs[0];
+  TypeInfo info{};
+  if (!Describe(cache.element_type, &info)) return b.NotSupported("no such element type");
+  if (DtStatus* s = b.BindOutput(cache)) return s;
+  DtTensorRef kv, position;
+  if (DtStatus* s = b.BindInput(1, fresh, false, &kv)) return s;
+  if (DtStatus* s = b.BindInput(2, *call.inputs[1], false, &position)) return s;
+  if (DtStatus* s = b.BindFlags()) return s;
+  b.SetSpace(kv.shape, kv.rank);
+  b.SetStrides(0, cache.strides, cache.rank, cache.element_size);
+  b.SetStrides(1, kv.strides, kv.rank, kv.element_size);
+  b.Extra(0) = static_cast<uint32_t>(cache.shape[2]);  // max_len
+  std::string code = std::string(kLibrary) + b.Inputs(2) +
+                     "@group(0) @binding(7) var<storage, read_write> flags: array<atomic<u32>>;\n" +
+                     RawLoad("raw1", "word_in1", info.size) + MainHead();
+  code += "  let position = bitcast<i32>(word_in2(p[40] >> 2u));\n";
+  code += "  if (position < 0 || u32(position) + p[10] > p[3]) { atomicOr(&flags[0], 1u); return; }\n";
+  code += "  var at = index;\n  at[2] = at[2] + u32(position);\n";
+  code += "  " + StoreRaw(info.size, "address(0u, at)", "raw1(address(1u, index))") + "\n}\n";
+  return b.Dispatch(code, 2);
+}
+
+DtStatus* ArgMax(OpBuilder& b, const DtOpCall& call) {
+  const DtTensorRef& data = *call.inputs[0];
+  const DtTensorRef& out = *call.outputs[0];
+  TypeInfo info{};
+  if (!Describe(data.element_type, &info) || data.element_type == DT_DOUBLE || data.element_type == DT_UINT64) {
+    return b.NotSupported("ArgMax of this element type");
+  }
+  int64_t axis = IntAttribute(call, "axis", 0);
+  if (axis < 0) axis += static_cast<int64_t>(data.rank);
+  const bool keepdims = IntAttribute(call, "keepdims", 1) != 0;
+  const bool last = IntAttribute(call, "select_last_index", 0) != 0;
+  if (DtStatus* s = b.BindOutput(out)) return s;
+  DtTensorRef in;
+  if (DtStatus* s = b.BindInput(1, data, false, &in)) return s;
+  // The index space is the input's shape without the axis; output and input strides over it.
+  std::vector<int64_t> shape, in_strides, out_strides;
+  size_t o = 0;
+  for (size_t d = 0; d < in.rank; ++d) {
+    if (static_cast<int64_t>(d) == axis) {
+      if (keepdims) ++o;
+      continue;
+    }
+    shape.push_back(in.shape[d]);
+    in_strides.push_back(in.strides[d]);
+    out_strides.push_back(out.strides[o++]);
+  }
+  if (shape.empty()) {  // a 1-D input: one output element
+    shape.push_back(1);
+    in_strides.push_back(0);
+    out_strides.push_back(0);
+  }
+  b.SetSpace(shape.data(), shape.size());
+  b.SetStrides(0, out_strides.data(), shape.size(), 8);
+  b.SetStrides(1, in_strides.data(), shape.size(), in.element_size);
+  b.Extra(0) = static_cast<uint32_t>(in.shape[axis]);
+  b.Extra(1) = static_cast<uint32_t>(in.strides[axis] * static_cast<int64_t>(in.element_size));
+  std::string value = FromBits(in.element_type, "raw1(a)");
+  std::string better;
+  if (info.cls == Class::kWide) {
+    better = last ? "!less_i64(v, best)" : "less_i64(best, v)";
+  } else {
+    better = last ? "v >= best" : "v > best";
+  }
+  std::string code = std::string(kLibrary) + b.Inputs(1) + RawLoad("raw1", "word_in1", info.size) + MainHead();
+  code += "  let start = address(1u, index);\n";
+  code += "  var a = start;\n  var best = " + value + ";\n  var best_index = 0u;\n";
+  code += "  for (var k = 1u; k < p[3]; k++) {\n    a = start + k * p[4];\n    let v = " + value + ";\n";
+  code += "    if (" + better + ") { best = v; best_index = k; }\n  }\n";
+  code += "  store_wide(address(0u, index), vec2<u32>(best_index, 0u));\n}\n";
+  return b.Dispatch(code, 1);
+}
+
+DtStatus* ScatterND(OpBuilder& b, const DtOpCall& call) {
+  const DtTensorRef& data = *call.inputs[0];
+  const DtTensorRef& indices = *call.inputs[1];
+  const DtTensorRef& updates = *call.inputs[2];
+  const DtTensorRef& out = *call.outputs[0];
+  TypeInfo info{};
+  if (!Describe(out.element_type, &info)) return b.NotSupported("no such element type");
+  (void)indices;
+  (void)updates;
+  // Step 1: output := data (skipped when the op updates data in place).
+  const bool in_place = data.handle == out.handle && data.byte_offset == out.byte_offset &&
+                        std::equal(data.strides, data.strides + data.rank, out.strides);
+  if (!in_place) {
+    DtOpCall expand = call;
+    expand.op_type = "Expand";
+    expand.num_inputs = 1;
+    if (DtStatus* s = Elementwise(b, expand)) return s;
+  }
+  return nullptr;  // step 2 is recorded by the caller with a fresh builder
+}
+
+DtStatus* ScatterUpdates(OpBuilder& b, const DtOpCall& call) {
+  const DtTensorRef& indices = *call.inputs[1];
+  const DtTensorRef& updates = *call.inputs[2];
+  const DtTensorRef& out = *call.outputs[0];
+  TypeInfo info{};
+  Describe(out.element_type, &info);
+  const size_t k = static_cast<size_t>(indices.shape[indices.rank - 1]);
+  const size_t tuples_rank = indices.rank - 1;
+  if (DtStatus* s = b.BindOutput(out)) return s;
+  DtTensorRef ind, upd;
+  if (DtStatus* s = b.BindInput(1, indices, false, &ind)) return s;
+  if (DtStatus* s = b.BindInput(2, updates, false, &upd)) return s;
+  if (DtStatus* s = b.BindFlags()) return s;
+  b.SetSpace(upd.shape, upd.rank);
+  b.SetStrides(2, upd.strides, upd.rank, upd.element_size);
+  // Slot 1 (indices): strides of its tuple dimensions, then the stride between a tuple's entries.
+  std::vector<int64_t> ind_strides(ind.strides, ind.strides + ind.rank);
+  b.SetStrides(1, ind_strides.data(), ind.rank, 8);
+  b.SetStrides(0, out.strides, out.rank, out.element_size);
+  b.Extra(0) = static_cast<uint32_t>(k);
+  b.Extra(1) = static_cast<uint32_t>(tuples_rank);
+  for (size_t d = 0; d < out.rank; ++d) b.Word(80 + d) = static_cast<uint32_t>(out.shape[d]);
+  std::string code = std::string(kLibrary) + b.Inputs(2) +
+                     "@group(0) @binding(7) var<storage, read_write> flags: array<atomic<u32>>;\n" +
+                     RawLoad("raw2", "word_in2", info.size) + MainHead();
+  code += "  var tuple = p[28];\n  for (var d = 0u; d < p[4]; d++) { tuple += index[d] * p[29u + d]; }\n";
+  code += "  var target = p[16];\n";
+  code += "  for (var t = 0u; t < p[3]; t++) {\n";
+  code += "    let a = tuple + t * p[29u + p[4]];\n";
+  code += "    let lo = word_in1(a >> 2u);\n    let hi = word_in1((a >> 2u) + 1u);\n";
+  code += "    var v = bitcast<i32>(lo);\n    let n = p[80u + t];\n";
+  code += "    if (bitcast<i32>(hi) < 0) { v = v + i32(n); }\n";
+  code += "    if (v < 0 || u32(v) >= n || (hi != 0u && hi != 0xffffffffu)) { atomicOr(&flags[0], 2u); return; }\n";
+  code += "    target += u32(v) * p[17u + t];\n  }\n";
+  code += "  for (var d = p[4]; d < p[1]; d++) { target += index[d] * p[17u + p[3] + d - p[4]]; }\n";
+  code += "  " + StoreRaw(info.size, "target", "raw2(address(2u, index))") + "\n}\n";
+  return b.Dispatch(code, 2);
+}
+
+}  // namespace
+
+DtStatus* RecordOp(Context& context, CommandList& list, const DtOpCall& call) {
+  const std::string op = call.op_type;
+  OpBuilder builder(context, list, call);
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Where" || op == "Expand" ||
+      op == "Cast") {
+    return Elementwise(builder, call);
+  }
+  if (op == "Fill") return Fill(builder, call);
+  if (op == "UpdatePositionIds") return UpdatePositionIds(builder, call);
+  if (op == "UpdateAttentionMask") return UpdateAttentionMask(builder, call);
+  if (op == "KvCacheAppend") return KvCacheAppend(builder, call);
+  if (op == "ArgMax") return ArgMax(builder, call);
+  if (op == "ScatterND") {
+    if (DtStatus* s = ScatterND(builder, call)) return s;
+    OpBuilder scatter(context, list, call);
+    return ScatterUpdates(scatter, call);
+  }
+  return builder.NotSupported("no WebGPU kernel");
+}
+
+DtStatus* ReadErrorFlags(Context& context, uint32_t* flags) {
+  wgpu::Buffer buffer = nullptr;
+  if (DtStatus* s = context.ErrorFlags(&buffer)) return s;
+  const wgpu::Api& api = context.api();
+  wgpu::Buffer readback = nullptr;
+  uint64_t capacity = 0;
+  if (DtStatus* s = context.TakeBuffer(16, wgpu::usage::kMapRead | wgpu::usage::kCopyDst, &readback, &capacity)) {
+    return s;
+  }
+  wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context.device(), nullptr);
+  api.CommandEncoderCopyBufferToBuffer(encoder, buffer, 0, readback, 0, 16);
+  api.CommandEncoderClearBuffer(encoder, buffer, 0, 16);
+  context.Submit(encoder);
+  struct Mapped {
+    uint32_t status = 0;
+  } mapped;
+  wgpu::BufferMapCallbackInfo info{nullptr, wgpu::callback_mode::kWaitAnyOnly,
+                                   [](uint32_t status, wgpu::StringView, void* m, void*) {
+                                     static_cast<Mapped*>(m)->status = status;
+                                   },
+                                   &mapped, nullptr};
+  if (DtStatus* s = context.Wait(api.BufferMapAsync(readback, wgpu::map_mode::kRead, 0, 16, info),
+                                 "the error flags")) {
+    return s;
+  }
+  if (mapped.status != wgpu::kRequestSuccess) {
+    return context.host()->CreateStatus(DT_DEVICE_LOST, "reading the WebGPU error flags failed");
+  }
+  std::memcpy(flags, api.BufferGetConstMappedRange(readback, 0, 16), sizeof(uint32_t));
+  api.BufferUnmap(readback);
+  context.Recycle(readback, capacity, wgpu::usage::kMapRead | wgpu::usage::kCopyDst);
+  return context.TakeErrors();
+}
+
+}  // namespace devtensor::webgpu
