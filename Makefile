@@ -9,6 +9,7 @@ run: build
 	$(BUILD)/tools/devtensor info
 	$(BUILD)/examples/hello_tensors
 	$(BUILD)/examples/kv_cache_append
+	$(BUILD)/examples/decode_loop
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

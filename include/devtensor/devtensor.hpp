@@ -85,6 +85,43 @@ class Stream {
   DtStream* stream_ = nullptr;
 };
 
+// Owns a DtGraph: work recorded on a stream, replayed with one submit.
+class Graph {
+ public:
+  Graph() = default;
+  explicit Graph(DtGraph* graph) : graph_(graph) {}
+  Graph(Graph&& other) noexcept : graph_(std::exchange(other.graph_, nullptr)) {}
+  Graph& operator=(Graph&& other) noexcept {
+    if (this != &other) {
+      DtReleaseGraph(graph_);
+      graph_ = std::exchange(other.graph_, nullptr);
+    }
+    return *this;
+  }
+  ~Graph() { DtReleaseGraph(graph_); }
+  DtGraph* get() const { return graph_; }
+  void replay(const Stream& stream) { Check(DtReplayGraph(graph_, stream.get())); }
+
+ private:
+  DtGraph* graph_ = nullptr;
+};
+
+// Records the work issued on `stream` between begin_capture and end_capture.
+inline void begin_capture(const Stream& stream) { Check(DtBeginCapture(stream.get())); }
+inline Graph end_capture(const Stream& stream) {
+  DtGraph* graph = nullptr;
+  Check(DtEndCapture(stream.get(), &graph));
+  return Graph(graph);
+}
+
+// Attribute helpers for Env::run.
+inline DtAttribute IntAttribute(const char* name, int64_t value) {
+  return DtAttribute{name, DT_ATTR_INT, value, 0.0f, nullptr, nullptr, 0};
+}
+inline DtAttribute FloatAttribute(const char* name, float value) {
+  return DtAttribute{name, DT_ATTR_FLOAT, 0, value, nullptr, nullptr, 0};
+}
+
 class Env;
 
 // Owns a DtValue: a tensor or a view.
@@ -229,6 +266,18 @@ class Env {
   }
   void zero(const Tensor& tensor, const Stream* stream = nullptr) const {
     Check(DtZeroTensor(env_, tensor.get(), stream ? stream->get() : nullptr));
+  }
+  // Runs an op (see DtRunOp).
+  void run(const char* op_type, std::initializer_list<const Tensor*> inputs,
+           std::initializer_list<const Tensor*> outputs,
+           std::initializer_list<DtAttribute> attributes = {}, const Stream* stream = nullptr) const {
+    std::vector<const DtValue*> in;
+    std::vector<DtValue*> out;
+    for (const Tensor* t : inputs) in.push_back(t->get());
+    for (const Tensor* t : outputs) out.push_back(t->get());
+    std::vector<DtAttribute> attrs(attributes);
+    Check(DtRunOp(env_, op_type, in.data(), in.size(), out.data(), out.size(), attrs.data(),
+                  attrs.size(), stream ? stream->get() : nullptr));
   }
 
  private:
