@@ -212,18 +212,6 @@ DtStatus* AcquireExternalBuffer(void* self, int32_t device_id, void* handle, siz
     std::lock_guard<std::recursive_mutex> lock(context->mutex());
     const wgpu::Api& api = context->api();
     auto buffer = static_cast<wgpu::Buffer>(handle);
-    // An empty clear of the buffer on this device's queue: Dawn rejects a buffer of another
-    // device or a destroyed one, and nothing is written either way.
-    wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context->device(), nullptr);
-    api.CommandEncoderClearBuffer(encoder, buffer, 0, 0);
-    context->Submit(encoder);
-    if (DtStatus* s = context->WaitQueue()) return s;
-    const std::string errors = context->TakeErrorText();
-    if (!errors.empty()) {
-      return Fail(state->host, DT_INVALID_ARGUMENT,
-                  "data is not a usable WGPUBuffer of this device (another device's, or "
-                  "destroyed): " + errors);
-    }
     const uint64_t size = api.BufferGetSize(buffer);
     if (bytes > size) {
       return Fail(state->host, DT_OUT_OF_RANGE,
@@ -239,6 +227,18 @@ DtStatus* AcquireExternalBuffer(void* self, int32_t device_id, void* handle, siz
                     "which copies need",
                     static_cast<unsigned long long>(usage));
       return Fail(state->host, DT_INVALID_ARGUMENT, text);
+    }
+    // An empty clear of the buffer on this device's queue: Dawn rejects a buffer of another
+    // device or a destroyed one, and nothing is written either way.
+    wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context->device(), nullptr);
+    api.CommandEncoderClearBuffer(encoder, buffer, 0, 0);
+    context->Submit(encoder);
+    if (DtStatus* s = context->WaitQueue()) return s;
+    const std::string errors = context->TakeErrorText();
+    if (!errors.empty()) {
+      return Fail(state->host, DT_INVALID_ARGUMENT,
+                  "data is not a usable WGPUBuffer of this device (another device's, or "
+                  "destroyed): " + errors);
     }
     api.BufferAddRef(buffer);  // the tensor holds its own reference
     return nullptr;
