@@ -8,7 +8,8 @@
 #   scripts/gpu-check.sh run [--bench]
 #                                  there, from the repository root with .gpu/ beside it: brings up
 #                                  Vulkan, runs every test, writes a summary (and the benchmark
-#                                  table and JSON) under $OUT (default: .gpu/out)
+#                                  tables and JSON, and the decode step at the Llama-8B shape)
+#                                  under $OUT (default: .gpu/out)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=.gpu
@@ -27,7 +28,8 @@ prepare() {
   cp -a build/tests/devtensor_tests build/tests/*.so "$STAGE/build/tests/"
   cp -a build/bench/devtensor_bench build/bench/devtensor_webgpu_bench "$STAGE/build/bench/"
   cp -a build/tools/devtensor "$STAGE/build/tools/"
-  cp -a build/examples/hello_tensors build/examples/kv_cache_append "$STAGE/build/examples/"
+  cp -a build/examples/hello_tensors build/examples/kv_cache_append build/examples/decode_loop \
+    "$STAGE/build/examples/"
   find "$STAGE/build" -type f -exec strip --strip-debug {} +
   cp -a deps/dawn/libwebgpu_wrapper.so "$STAGE/lib/"
   cp -a /usr/lib/x86_64-linux-gnu/libbenchmark.so.1* "$STAGE/lib/"
@@ -57,7 +59,8 @@ run() {
   {
     echo "== machine"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
     echo "== devtensor info"; "$b/tools/devtensor" info
-    echo "== examples"; "$b/examples/hello_tensors" && "$b/examples/kv_cache_append"
+    echo "== examples"; "$b/examples/hello_tensors" && "$b/examples/kv_cache_append" &&
+      "$b/examples/decode_loop"
   } 2>&1 | tee "$out/summary.txt" || status=1
   echo "== tests" | tee -a "$out/summary.txt"
   "$b/tests/devtensor_tests" --gtest_brief=1 >"$out/tests.txt" 2>&1 || status=1
@@ -76,6 +79,14 @@ run() {
       --benchmark_report_aggregates_only=true --benchmark_out="$out/webgpu_bench.json" \
       --benchmark_out_format=json >"$out/webgpu_bench.txt" 2>&1 || status=1
     python3 bench/ratios.py "$out/webgpu_bench.json" --markdown | tee -a "$out/summary.txt"
+  fi
+  if [ "$bench" = 1 ]; then
+    echo "== decode step, Llama-8B shape (32 layers, 8 KV heads, head dim 128, fp16, max length 4096)" |
+      tee -a "$out/summary.txt"
+    for t in 128 1024 4000; do
+      "$b/examples/decode_loop" --layers 32 --kv-heads 8 --head-dim 128 --max-length 4096 \
+        --vocab 128256 --start "$t" --steps "${DECODE_STEPS:-5}" 2>&1 | tee -a "$out/summary.txt" || status=1
+    done
   fi
   echo "== exit $status" | tee -a "$out/summary.txt"
   return $status
