@@ -42,10 +42,15 @@ OpError Attributes::Parse(const OpCall& call, std::initializer_list<AttributeSpe
                     "' is given twice (attributes[", j, "] and [", i, "])");
       }
     }
-    if (attribute.type != spec->type) {
+    // The type as the integer a C caller may have put there: any value, not only the enum's.
+    int type = 0;
+    static_assert(sizeof type == sizeof attribute.type);
+    std::memcpy(&type, &attribute.type, sizeof type);
+    if (type != static_cast<int>(spec->type)) {
+      const bool known = type >= DT_ATTR_INT && type <= DT_ATTR_FLOATS;
       return Fail(DT_INVALID_ARGUMENT, call.op, "attribute '", attribute.name, "' has type ",
-                  AttributeTypeName(attribute.type), " (", int(attribute.type), ") but must be ",
-                  AttributeTypeName(spec->type));
+                  known ? AttributeTypeName(static_cast<DtAttributeType>(type)) : "unknown", " (",
+                  type, ") but must be ", AttributeTypeName(spec->type));
     }
     if (attribute.type == DT_ATTR_INTS && attribute.count > 0 && attribute.ints == nullptr) {
       return Fail(DT_INVALID_ARGUMENT, call.op, "attribute '", attribute.name, "' has ",

@@ -91,6 +91,18 @@ decltype(auto) VisitType(DtElementType type, F&& f) {
   return f(TypeTag<float>{});
 }
 
+// Calls f(TypeTag<W>{}) with W the unsigned integer of `bytes` (1, 2, 4 or 8) bytes: for kernels
+// that only move elements, whatever their type.
+template <typename F>
+decltype(auto) VisitWord(size_t bytes, F&& f) {
+  switch (bytes) {
+    case 1: return f(TypeTag<uint8_t>{});
+    case 2: return f(TypeTag<uint16_t>{});
+    case 4: return f(TypeTag<uint32_t>{});
+  }
+  return f(TypeTag<uint64_t>{});
+}
+
 template <typename T>
 constexpr bool kIsHalf = std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>;
 template <typename T>
@@ -104,11 +116,17 @@ bool IsNumeric(DtElementType type);
 
 // ---- Host memory --------------------------------------------------------------------------------
 
+// Element `element` (an offset in elements) of host memory at `base`. Bools are read as bytes, any
+// nonzero byte being true.
 template <typename T>
 T Load(const void* base, int64_t element) {
-  T value;
-  std::memcpy(&value, static_cast<const char*>(base) + element * int64_t(sizeof(T)), sizeof(T));
-  return value;
+  if constexpr (std::is_same_v<T, bool>) {
+    return Load<uint8_t>(base, element) != 0;
+  } else {
+    T value;
+    std::memcpy(&value, static_cast<const char*>(base) + element * int64_t(sizeof(T)), sizeof(T));
+    return value;
+  }
 }
 template <typename T>
 void Store(void* base, int64_t element, T value) {

@@ -3,7 +3,39 @@
 //
 // Every op follows the list in include/devtensor/devtensor.h: the ONNX ops Cast, Add, Sub, Mul,
 // Div, Where, ScatterND, ArgMax, Expand with ONNX semantics, and devtensor's decode ops Fill,
-// UpdateAttentionMask, UpdatePositionIds, KvCacheAppend.
+// UpdateAttentionMask, UpdatePositionIds, KvCacheAppend. Where the header and ONNX leave a choice
+// open, these are the definitions (one file per op family in this folder holds the details):
+//
+//   Errors      Counts, element types, shapes and attributes are DT_INVALID_ARGUMENT, except an
+//               attribute value devtensor cannot express or run (Cast to string, complex or 8-bit
+//               float types; ScatterND's `reduction`), which is DT_NOT_SUPPORTED, and an `axis`
+//               outside [-rank, rank - 1], which is DT_OUT_OF_RANGE as in DtSliceTensor. Unknown
+//               attribute names, a name given twice, and the wrong DtAttributeType are errors.
+//               Messages name the op, the argument ("inputs[1] (B)") and the numbers, and quote
+//               both shapes when an output's shape is not the result's.
+//   Data        Errors that depend on tensor data are found by RunHostOp, before it writes
+//               anything: an integer Div by zero (DT_INVALID_ARGUMENT), a ScatterND index out of
+//               range (DT_OUT_OF_RANGE), Expand's shape values (negative, not broadcastable, or
+//               not the output's shape: DT_INVALID_ARGUMENT), a KvCacheAppend position out of range
+//               (DT_OUT_OF_RANGE). CheckOp checks what it can without data: Expand's result rank
+//               and the dimensions where the input's is not 1; ScatterND's ranks and shapes.
+//   Scalars     total_length and position are int32 tensors holding exactly one element, of any
+//               rank (shape [] or [1] alike).
+//   Cast        `to` is required. Float to integer truncates toward zero, saturates to the
+//               target's range and maps NaN to 0; integer to integer wraps; to bool is != 0 (NaN
+//               is true); to float16/bfloat16 rounds once to nearest even from the exact value.
+//   Arithmetic  Not on bool. Integers wrap (Add, Sub, Mul; MIN / -1 = MIN); Div truncates toward
+//               zero. float16/bfloat16 compute in float and round to nearest even.
+//   ArgMax      Not on bool; needs rank >= 1; keepdims and select_last_index must be 0 or 1;
+//               an axis of size 0 is an error unless the output is empty. NaN is the maximum
+//               (numpy's argmax).
+//   ScatterND   Repeated index tuples: the last in row-major order of `indices` wins. Any
+//               attribute named `reduction` is DT_NOT_SUPPORTED (DtAttribute has no strings, so
+//               reduction "none" is the attribute's absence).
+//   Fill        `value` (float) is required; converted to y's type as Cast converts a float.
+//   UpdatePositionIds  Wraps on overflow; `increment` must fit in int32 for int32 ids.
+//   KvCacheAppend  new_kv and cache have one element type (any) and equal batch, heads and
+//               head_dim; new_len > max_len is found at run time (no position fits).
 #ifndef DEVTENSOR_OPS_OPS_H_
 #define DEVTENSOR_OPS_OPS_H_
 
@@ -42,9 +74,11 @@ OpError CheckOp(const char* op_type, const TensorView* inputs, size_t num_inputs
                 const TensorView* outputs, size_t num_outputs, const DtAttribute* attributes,
                 size_t num_attributes);
 
-// Runs the op on host memory (the reference semantics). The call passed CheckOp. Outputs may
-// share memory with inputs: an output that overlaps an input other than by being the very same
-// view is computed into a temporary first. Only the outputs' elements are written.
+// Runs the op on host memory (the reference semantics); checks the call with CheckOp first.
+// Outputs may share memory with inputs: an input that overlaps an output is read from a snapshot
+// taken before anything is written, unless it is the very same view as the output and the op
+// works element by element in place (Cast, Add, Sub, Mul, Div, Where, Expand; ScatterND's data).
+// Only the outputs' elements are written, and nothing at all when the op fails.
 OpError RunHostOp(const char* op_type, const TensorView* inputs, size_t num_inputs,
                   const TensorView* outputs, size_t num_outputs, const DtAttribute* attributes,
                   size_t num_attributes);

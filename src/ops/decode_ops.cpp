@@ -1,0 +1,182 @@
+// devtensor's decode ops: Fill, UpdateAttentionMask, UpdatePositionIds, KvCacheAppend (see the Ops
+// section of devtensor.h). Scalars (total_length, position) are int32 tensors of one element, of
+// any rank.
+#include <algorithm>
+#include <array>
+#include <limits>
+
+#include "ops/attributes.h"
+#include "ops/convert.h"
+#include "ops/op_defs.h"
+#include "providers/host_memory/strided_copy.h"
+
+namespace devtensor::ops {
+
+// ---- Fill: y := value (a float attribute, required), converted as Cast converts ---------------
+
+OpError CheckFill(const OpCall& call) {
+  if (OpError e = CheckCounts(call, 0, "", 1, "y")) return e;
+  Attributes attributes;
+  if (OpError e = Attributes::Parse(call, {{"value", DT_ATTR_FLOAT}}, &attributes)) return e;
+  if (attributes.Find("value") == nullptr) {
+    return Fail(DT_INVALID_ARGUMENT, call.op, "attribute 'value' (float) is required");
+  }
+  return {};
+}
+
+OpError RunFill(const OpCall& call) {
+  const TensorView& y = call.outputs[0];
+  Attributes attributes;
+  if (OpError e = Attributes::Parse(call, {{"value", DT_ATTR_FLOAT}}, &attributes)) return e;
+  const float value = attributes.Find("value")->f;
+  std::array<const int64_t*, 1> strides = {y.strides};
+  VisitType(y.type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T converted = Convert<T>(value);
+    ForEachIndex<1>(y.shape, y.rank, strides, [&](const std::array<int64_t, 1>& at) {
+      Store<T>(y.data, at[0], converted);
+    });
+  });
+  return {};
+}
+
+// ---- UpdateAttentionMask: mask[:, :n] = 1, mask[:, n:] = 0, n = clamp(total_length) -----------
+
+OpError CheckUpdateAttentionMask(const OpCall& call) {
+  if (OpError e = CheckCounts(call, 1, "total_length", 1, "mask")) return e;
+  Attributes attributes;
+  if (OpError e = Attributes::Parse(call, {}, &attributes)) return e;
+  if (OpError e = CheckInt32Scalar(call, call.inputs[0], ArgText("inputs", 0, "total_length"))) {
+    return e;
+  }
+  const TensorView& mask = call.outputs[0];
+  if (mask.type != DT_INT32 && mask.type != DT_INT64) {
+    return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("outputs", 0, "mask"), " has element type ",
+                TypeName(mask.type), " but must be int32 or int64");
+  }
+  if (mask.rank != 2) {
+    return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("outputs", 0, "mask"), " has shape ",
+                ShapeText(mask), " but must be [batch, max_length] (rank 2)");
+  }
+  return {};
+}
+
+OpError RunUpdateAttentionMask(const OpCall& call) {
+  const TensorView& mask = call.outputs[0];
+  const int64_t max_length = mask.shape[1];
+  const int64_t total = std::clamp<int64_t>(LoadScalarInt32(call.inputs[0]), 0, max_length);
+  auto fill = [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    for (int64_t b = 0; b < mask.shape[0]; ++b) {
+      for (int64_t j = 0; j < max_length; ++j) {
+        Store<T>(mask.data, b * mask.strides[0] + j * mask.strides[1], T(j < total ? 1 : 0));
+      }
+    }
+  };
+  if (mask.type == DT_INT32) {
+    fill(TypeTag<int32_t>{});
+  } else {
+    fill(TypeTag<int64_t>{});
+  }
+  return {};
+}
+
+// ---- UpdatePositionIds: position_ids += increment (int attribute, default 1), wrapping --------
+
+namespace {
+OpError PositionIncrement(const OpCall& call, int64_t* increment) {
+  Attributes attributes;
+  if (OpError e = Attributes::Parse(call, {{"increment", DT_ATTR_INT}}, &attributes)) return e;
+  *increment = attributes.Int("increment", 1);
+  return {};
+}
+}  // namespace
+
+OpError CheckUpdatePositionIds(const OpCall& call) {
+  if (OpError e = CheckCounts(call, 0, "", 1, "position_ids")) return e;
+  int64_t increment = 0;
+  if (OpError e = PositionIncrement(call, &increment)) return e;
+  const TensorView& ids = call.outputs[0];
+  if (ids.type != DT_INT32 && ids.type != DT_INT64) {
+    return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("outputs", 0, "position_ids"),
+                " has element type ", TypeName(ids.type), " but must be int32 or int64");
+  }
+  if (ids.type == DT_INT32 && (increment < std::numeric_limits<int32_t>::min() ||
+                               increment > std::numeric_limits<int32_t>::max())) {
+    return Fail(DT_INVALID_ARGUMENT, call.op, "attribute 'increment' is ", increment,
+                ", which int32 position_ids cannot hold");
+  }
+  return {};
+}
+
+OpError RunUpdatePositionIds(const OpCall& call) {
+  int64_t increment = 0;
+  if (OpError e = PositionIncrement(call, &increment)) return e;
+  const TensorView& ids = call.outputs[0];
+  std::array<const int64_t*, 1> strides = {ids.strides};
+  auto add = [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    ForEachIndex<1>(ids.shape, ids.rank, strides, [&](const std::array<int64_t, 1>& at) {
+      const uint64_t sum = uint64_t(Load<T>(ids.data, at[0])) + uint64_t(increment);
+      Store<T>(ids.data, at[0], static_cast<T>(sum));
+    });
+  };
+  if (ids.type == DT_INT32) {
+    add(TypeTag<int32_t>{});
+  } else {
+    add(TypeTag<int64_t>{});
+  }
+  return {};
+}
+
+// ---- KvCacheAppend: cache[:, :, position:position + new_len, :] = new_kv ---------------------
+
+OpError CheckKvCacheAppend(const OpCall& call) {
+  if (OpError e = CheckCounts(call, 2, "new_kv, position", 1, "cache")) return e;
+  Attributes attributes;
+  if (OpError e = Attributes::Parse(call, {}, &attributes)) return e;
+  const TensorView &new_kv = call.inputs[0], &cache = call.outputs[0];
+  if (new_kv.rank != 4) {
+    return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("inputs", 0, "new_kv"), " has shape ",
+                ShapeText(new_kv), " but must be [batch, heads, new_len, head_dim] (rank 4)");
+  }
+  if (OpError e = CheckInt32Scalar(call, call.inputs[1], ArgText("inputs", 1, "position"))) {
+    return e;
+  }
+  if (cache.rank != 4) {
+    return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("outputs", 0, "cache"), " has shape ",
+                ShapeText(cache), " but must be [batch, heads, max_len, head_dim] (rank 4)");
+  }
+  if (cache.type != new_kv.type) {
+    return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("outputs", 0, "cache"), " has element type ",
+                TypeName(cache.type), " but ", ArgText("inputs", 0, "new_kv"), " has ",
+                TypeName(new_kv.type));
+  }
+  static const char* const kNames[] = {"batch", "heads", "", "head_dim"};
+  for (size_t i : {0, 1, 3}) {
+    if (cache.shape[i] != new_kv.shape[i]) {
+      return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("inputs", 0, "new_kv"), " has shape ",
+                  ShapeText(new_kv), " but ", ArgText("outputs", 0, "cache"), " has shape ",
+                  ShapeText(cache), ": ", kNames[i], " (dimension ", i, ") differs, ",
+                  new_kv.shape[i], " and ", cache.shape[i]);
+    }
+  }
+  return {};
+}
+
+OpError RunKvCacheAppend(const OpCall& call) {
+  const TensorView &new_kv = call.inputs[0], &cache = call.outputs[0];
+  const int64_t position = LoadScalarInt32(call.inputs[1]);
+  const int64_t new_len = new_kv.shape[2], max_len = cache.shape[2];
+  if (position < 0 || position + new_len > max_len) {
+    return Fail(DT_OUT_OF_RANGE, call.op, "position ", position, " with new_len ", new_len,
+                " is out of range for max_len ", max_len,
+                " (needs 0 <= position and position + new_len <= max_len); the cache is unchanged");
+  }
+  const size_t element_size = ElementBytes(cache.type);
+  char* first = static_cast<char*>(cache.data) + position * cache.strides[2] * int64_t(element_size);
+  CopyStrided(new_kv.data, new_kv.strides, first, cache.strides, new_kv.shape, 4, element_size);
+  return {};
+}
+
+}  // namespace devtensor::ops
