@@ -816,16 +816,16 @@ DtStatus* ScatterUpdates(OpBuilder& b, const DtOpCall& call) {
                      "@group(0) @binding(7) var<storage, read_write> flags: array<atomic<u32>>;\n" +
                      RawLoad("raw2", "word_in2", info.size) + MainHead();
   code += "  var tuple = p[28];\n  for (var d = 0u; d < p[4]; d++) { tuple += index[d] * p[29u + d]; }\n";
-  code += "  var target = p[16];\n";
+  code += "  var dest = p[16];\n";
   code += "  for (var t = 0u; t < p[3]; t++) {\n";
   code += "    let a = tuple + t * p[29u + p[4]];\n";
   code += "    let lo = word_in1(a >> 2u);\n    let hi = word_in1((a >> 2u) + 1u);\n";
   code += "    var v = bitcast<i32>(lo);\n    let n = p[80u + t];\n";
   code += "    if (bitcast<i32>(hi) < 0) { v = v + i32(n); }\n";
   code += "    if (v < 0 || u32(v) >= n || (hi != 0u && hi != 0xffffffffu)) { atomicOr(&flags[0], 2u); return; }\n";
-  code += "    target += u32(v) * p[17u + t];\n  }\n";
-  code += "  for (var d = p[4]; d < p[1]; d++) { target += index[d] * p[17u + p[3] + d - p[4]]; }\n";
-  code += "  " + StoreRaw(info.size, "target", "raw2(address(2u, index))") + "\n}\n";
+  code += "    dest += u32(v) * p[17u + t];\n  }\n";
+  code += "  for (var d = p[4]; d < p[1]; d++) { dest += index[d] * p[17u + p[3] + d - p[4]]; }\n";
+  code += "  " + StoreRaw(info.size, "dest", "raw2(address(2u, index))") + "\n}\n";
   return b.Dispatch(code, 2);
 }
 
