@@ -25,14 +25,22 @@ prepare() {
   mkdir -p "$(dirname "$exclude")"
   grep -qxF "/$STAGE/" "$exclude" 2>/dev/null || echo "/$STAGE/" >>"$exclude"
   cp -a build/libdevtensor.so* build/libdevtensor_webgpu.so "$STAGE/build/"
-  cp -a build/tests/devtensor_tests build/tests/*.so "$STAGE/build/tests/"
+  cp -a build/tests/devtensor_tests build/tests/onnx_conformance build/tests/exit_with_live_objects \
+    build/tests/*.so "$STAGE/build/tests/"
   cp -a build/bench/devtensor_bench build/bench/devtensor_webgpu_bench "$STAGE/build/bench/"
   cp -a build/tools/devtensor "$STAGE/build/tools/"
   cp -a build/examples/hello_tensors build/examples/kv_cache_append build/examples/decode_loop \
     "$STAGE/build/examples/"
   find "$STAGE/build" -type f -exec strip --strip-debug {} +
   cp -a deps/dawn/libwebgpu_wrapper.so "$STAGE/lib/"
-  cp -a /usr/lib/x86_64-linux-gnu/libbenchmark.so.1* "$STAGE/lib/"
+  cp -a /usr/lib/x86_64-linux-gnu/libbenchmark.so.1* /usr/lib/x86_64-linux-gnu/libonnx_proto.so.1* \
+    /usr/lib/x86_64-linux-gnu/libprotobuf.so.32* "$STAGE/lib/"
+  # The ONNX node tests of the ops devtensor implements.
+  rm -rf "$STAGE/onnx" && mkdir -p "$STAGE/onnx"
+  local op
+  for op in cast add sub mul div where scatternd argmax expand; do
+    cp -a /usr/share/libonnx-testdata/data/node/test_"$op"* "$STAGE/onnx/"
+  done
   if ! ls "$STAGE"/debs/libvulkan1_*.deb >/dev/null 2>&1; then
     local lists
     lists=$(mktemp -d)
@@ -67,7 +75,10 @@ run() {
   DEVTENSOR_WEBGPU_RUNTIME=/nonexistent/libwebgpu_wrapper.so DT_TEST_WITHOUT_WEBGPU_RUNTIME=1 \
     "$b/tests/devtensor_tests" --gtest_brief=1 --gtest_filter='WebGpuWithoutRuntime.*' \
     >>"$out/tests.txt" 2>&1 || status=1
+  "$b/tests/exit_with_live_objects" >>"$out/tests.txt" 2>&1 || status=1
+  "$b/tests/onnx_conformance" --data "$STAGE/onnx" >"$out/onnx.txt" 2>&1 || status=1
   grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests? from .* ran|^\[  FAILED  \]" "$out/tests.txt" | tee -a "$out/summary.txt"
+  grep -E "(cpu|webgpu): |passed, .* failed" "$out/onnx.txt" | tee -a "$out/summary.txt"
   if [ "$bench" = 1 ]; then
     echo "== CPU benchmarks" | tee -a "$out/summary.txt"
     "$b/bench/devtensor_bench" --benchmark_repetitions="${REPETITIONS:-3}" \
