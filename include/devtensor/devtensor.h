@@ -322,7 +322,17 @@ DT_EXPORT void DtReleaseStream(DtStream* stream);
  *
  * ONNX ops (ONNX semantics, names and attributes; the caller allocates outputs of the right
  * shape): Cast (to), Add, Sub, Mul, Div (multidirectional broadcasting), Where, ScatterND
- * (reduction "none" only), ArgMax (axis, keepdims, select_last_index), Expand.
+ * (reduction "none" only: a `reduction` attribute is refused), ArgMax (axis, keepdims,
+ * select_last_index), Expand.
+ *   - Cast: float to integer truncates toward zero and saturates, NaN gives 0; integer to integer
+ *     wraps; to float16 / bfloat16 rounds to nearest even.
+ *   - Integers wrap on overflow. Integer division by zero fails with DT_INVALID_ARGUMENT on the
+ *     host before anything is written; a device cannot report it and yields the dividend.
+ *   - ScatterND: an index out of range fails with DT_OUT_OF_RANGE on the host, writing nothing;
+ *     on a device that update is skipped and DT_DEVICE_ERROR_SCATTER_INDEX is raised.
+ *   - Expand: on the host the `shape` input is read and must match the output; on a device the
+ *     output's shape decides and `shape` is not read (it would cost a read-back).
+ *   - Scalars (total_length, position) are int32 tensors of exactly one element, of any rank.
  *
  * devtensor's decode ops:
  *   Fill                 outputs: y. Attribute `value` (float). Every element of y := value,
