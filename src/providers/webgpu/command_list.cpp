@@ -2,6 +2,9 @@
 
 #include <cstring>
 
+#include "layout/layout.h"
+#include "providers/host_memory/strided_copy.h"
+
 namespace devtensor::webgpu {
 
 CommandList::~CommandList() {
@@ -20,7 +23,26 @@ void CommandList::Write(wgpu::Buffer buffer, uint64_t offset, const void* data, 
     copies_.emplace_back(bytes, bytes + size);
     index = copies_.size() - 1;
   }
-  writes_.push_back({buffer, offset, data, size, index});
+  Write_ write;
+  write.buffer = buffer;
+  write.offset = offset;
+  write.data = data;
+  write.size = size;
+  write.copy_index = index;
+  writes_.push_back(std::move(write));
+}
+
+void CommandList::WritePacked(wgpu::Buffer buffer, uint64_t offset, const DtTensorRef& host,
+                              size_t size) {
+  Write_ write;
+  write.buffer = buffer;
+  write.offset = offset;
+  write.data = static_cast<const uint8_t*>(host.handle) + host.byte_offset;
+  write.size = size;
+  write.element_size = host.element_size;
+  write.shape.assign(host.shape, host.shape + host.rank);
+  write.strides.assign(host.strides, host.strides + host.rank);
+  writes_.push_back(std::move(write));
 }
 
 void CommandList::Copy(wgpu::Buffer src, uint64_t src_offset, wgpu::Buffer dst,
@@ -46,8 +68,17 @@ DtStatus* CommandList::TakeBuffer(uint64_t bytes, wgpu::Flags usage, wgpu::Buffe
 
 void CommandList::Execute(wgpu::CommandEncoder encoder) const {
   const wgpu::Api& api = context_.api();
+  std::vector<uint8_t> packed;
   for (const Write_& write : writes_) {
     const void* data = write.copy_index == SIZE_MAX ? write.data : copies_[write.copy_index].data();
+    if (write.element_size != 0) {
+      packed.assign(write.size, 0);
+      std::vector<int64_t> dense(write.shape.size());
+      ContiguousStrides(write.shape.data(), write.shape.size(), dense.data());
+      CopyStrided(write.data, write.strides.data(), packed.data(), dense.data(), write.shape.data(),
+                  write.shape.size(), write.element_size);
+      data = packed.data();
+    }
     api.QueueWriteBuffer(context_.queue(), write.buffer, write.offset, data, write.size);
   }
   wgpu::ComputePassEncoder pass = nullptr;

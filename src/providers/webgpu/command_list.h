@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "devtensor/devtensor_provider.h"
 #include "providers/webgpu/context.h"
 
 namespace devtensor::webgpu {
@@ -23,6 +24,9 @@ class CommandList {
   // A queue write of host memory, issued when the list executes, before its commands run. The
   // host memory is read at each execution; `copy` keeps a private copy instead (read once now).
   void Write(wgpu::Buffer buffer, uint64_t offset, const void* data, size_t size, bool copy);
+  // A queue write of a host tensor's elements, packed densely (and zero-padded to `size` bytes)
+  // at each execution: for strided or odd-sized host data a graph reads at replay.
+  void WritePacked(wgpu::Buffer buffer, uint64_t offset, const DtTensorRef& host, size_t size);
   void Copy(wgpu::Buffer src, uint64_t src_offset, wgpu::Buffer dst, uint64_t dst_offset,
             uint64_t size);
   void Clear(wgpu::Buffer buffer, uint64_t offset, uint64_t size);
@@ -38,11 +42,14 @@ class CommandList {
 
  private:
   struct Write_ {
-    wgpu::Buffer buffer;
-    uint64_t offset;
-    const void* data;
-    size_t size;
-    size_t copy_index;  // into copies_ when the list holds its own copy, else SIZE_MAX
+    wgpu::Buffer buffer = nullptr;
+    uint64_t offset = 0;
+    const void* data = nullptr;
+    size_t size = 0;
+    size_t copy_index = SIZE_MAX;  // into copies_ when the list holds its own copy
+    // Set for WritePacked: the host tensor's layout (element 0 at `data`).
+    size_t element_size = 0;
+    std::vector<int64_t> shape, strides;
   };
   enum class Kind { kCopy, kClear, kDispatch };
   struct Command {

@@ -81,6 +81,7 @@ class Batch {
     uint64_t offset;
     const void* data;
     size_t size;
+    const DtTensorRef* host = nullptr;  // packed at each execution (recorded strided uploads)
   };
 
   DtStatus* PlanUpload(const DtTensorRef& src, const DtTensorRef& dst);
@@ -144,8 +145,10 @@ DtStatus* Batch::AddKernel(KernelJob job, Scratch src, Scratch dst) {
 }
 
 DtStatus* Batch::PlanUpload(const DtTensorRef& src, const DtTensorRef& dst) {
-  size_t bytes = 0;
-  const uint8_t* data = Packed(src, &bytes);
+  size_t bytes = Elements(src) * src.element_size;
+  // A recording reads host memory at each replay, so it cannot pack it now.
+  const bool pack_later = recording_ && !(Contiguous(src) && bytes % 4 == 0);
+  const uint8_t* data = pack_later ? nullptr : Packed(src, &bytes);
   wgpu::Buffer buffer = BufferOf(dst);
   if (WordAligned(dst) && !Touched(buffer) && !recording_) {
     // Nothing earlier in this batch uses the buffer: the queue's own write is exact and in order.
@@ -154,7 +157,8 @@ DtStatus* Batch::PlanUpload(const DtTensorRef& src, const DtTensorRef& dst) {
   }
   const uint64_t offset = upload_bytes_;
   upload_bytes_ += RoundUp4(bytes);
-  writes_.push_back({nullptr, offset, data, static_cast<size_t>(RoundUp4(bytes))});
+  writes_.push_back({nullptr, offset, data, static_cast<size_t>(RoundUp4(bytes)),
+                     pack_later ? &src : nullptr});
   if (WordAligned(dst)) {
     Command copy;
     copy.src = {Scratch::kUpload, nullptr, offset};
@@ -273,7 +277,12 @@ wgpu::Buffer Batch::Resolve(Scratch scratch, wgpu::Buffer buffer) const {
 
 DtStatus* Batch::Record(CommandList& list) {
   for (const Write& write : writes_) {
-    list.Write(write.buffer ? write.buffer : upload_, write.offset, write.data, write.size, false);
+    wgpu::Buffer buffer = write.buffer ? write.buffer : upload_;
+    if (write.host != nullptr) {
+      list.WritePacked(buffer, write.offset, *write.host, write.size);
+    } else {
+      list.Write(buffer, write.offset, write.data, write.size, false);
+    }
   }
   size_t i = 0;
   while (i < commands_.size()) {
