@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -140,19 +141,119 @@ fn f32_to_f64(f: f32) -> vec2<u32> {
   }
   return vec2<u32>(m << 29u, sign | ((exponent + 896u) << 20u) | (m >> 3u));
 }
-fn i64_to_f32(v: vec2<u32>) -> f32 { return f32(bitcast<i32>(v.y)) * 4294967296.0 + f32(v.x); }
-fn u64_to_f32(v: vec2<u32>) -> f32 { return f32(v.y) * 4294967296.0 + f32(v.x); }
-fn f32_to_i64(f: f32) -> vec2<u32> {
-  let t = trunc(f);
-  let high = floor(t / 4294967296.0);
-  let low = t - high * 4294967296.0;
-  return vec2<u32>(u32(low), bitcast<u32>(i32(high)));
+fn shl64(v: vec2<u32>, s: u32) -> vec2<u32> {
+  if (s == 0u) { return v; }
+  if (s >= 64u) { return vec2<u32>(0u, 0u); }
+  if (s >= 32u) { return vec2<u32>(0u, v.x << (s - 32u)); }
+  return vec2<u32>(v.x << s, (v.y << s) | (v.x >> (32u - s)));
 }
-fn f32_to_u64(f: f32) -> vec2<u32> {
-  let t = max(trunc(f), 0.0);
-  let high = floor(t / 4294967296.0);
-  return vec2<u32>(u32(t - high * 4294967296.0), u32(high));
+fn shr64(v: vec2<u32>, s: u32) -> vec2<u32> {
+  if (s == 0u) { return v; }
+  if (s >= 64u) { return vec2<u32>(0u, 0u); }
+  if (s >= 32u) { return vec2<u32>(v.y >> (s - 32u), 0u); }
+  return vec2<u32>((v.x >> s) | (v.y << (32u - s)), v.y >> s);
 }
+fn neg64(v: vec2<u32>) -> vec2<u32> { return add64(vec2<u32>(~v.x, ~v.y), vec2<u32>(1u, 0u)); }
+fn is_zero64(v: vec2<u32>) -> bool { return v.x == 0u && v.y == 0u; }
+fn msb64(v: vec2<u32>) -> u32 {
+  if (v.y != 0u) { return 32u + firstLeadingBit(v.y); }
+  return firstLeadingBit(v.x);
+}
+// v >> s rounded to nearest, ties to even.
+fn round_shr64(v: vec2<u32>, s: u32) -> vec2<u32> {
+  if (s == 0u) { return v; }
+  let kept = shr64(v, s);
+  let rest = sub64(v, shl64(kept, s));
+  let half = shl64(vec2<u32>(1u, 0u), s - 1u);
+  if (less_u64(half, rest) || (rest.x == half.x && rest.y == half.y && (kept.x & 1u) == 1u)) {
+    return add64(kept, vec2<u32>(1u, 0u));
+  }
+  return kept;
+}
+// The magnitude m (with its sign) as an f32 rounded once to `sig` significant bits (24: f32,
+// 11: f16, 8: bf16), so that narrowing the result to the target format is exact.
+fn int_to_float(m: vec2<u32>, negative: bool, sig: u32) -> f32 {
+  if (is_zero64(m)) { return 0.0; }
+  let p = msb64(m);
+  var kept = m;
+  var scale = 0u;
+  if (p + 1u > sig) {
+    scale = p + 1u - sig;
+    kept = round_shr64(m, scale);
+  }
+  // kept has at most sig + 1 significant bits: both halves convert exactly.
+  let magnitude = ldexp(f32(kept.y) * 4294967296.0 + f32(kept.x), i32(scale));
+  return select(magnitude, -magnitude, negative);
+}
+fn int_to_f64(m: vec2<u32>, negative: bool) -> vec2<u32> {
+  if (is_zero64(m)) { return vec2<u32>(0u, 0u); }
+  var p = msb64(m);
+  var mantissa: vec2<u32>;
+  if (p <= 52u) {
+    mantissa = shl64(m, 52u - p);
+  } else {
+    mantissa = round_shr64(m, p - 52u);
+    if (msb64(mantissa) == 53u) { mantissa = shr64(mantissa, 1u); p = p + 1u; }
+  }
+  let high = (mantissa.y & 0xfffffu) | ((p + 1023u) << 20u) | select(0u, 0x80000000u, negative);
+  return vec2<u32>(mantissa.x, high);
+}
+// An f64 as an f32 rounded once to the target's precision: `sig` significant bits, fewer below
+// its smallest normal exponent `emin` (f32 -126, f16 -14, bf16 -126), where it is subnormal.
+fn f64_to_float(v: vec2<u32>, sig: u32, emin: i32) -> f32 {
+  let negative = (v.y & 0x80000000u) != 0u;
+  let e = i32((v.y >> 20u) & 0x7ffu);
+  let fraction = vec2<u32>(v.x, v.y & 0xfffffu);
+  if (e == 0x7ff) {
+    if (!is_zero64(fraction)) { return bitcast<f32>(0x7fc00000u | (v.y & 0x80000000u)); }
+    return bitcast<f32>(select(0x7f800000u, 0xff800000u, negative));
+  }
+  if (e == 0) { return bitcast<f32>(v.y & 0x80000000u); }  // f64 subnormals: far below every target
+  let m = vec2<u32>(fraction.x, fraction.y | 0x100000u);  // 53 significant bits
+  let below = max(emin - (e - 1023), 0);
+  let keep = i32(sig) - below;
+  if (keep < 0) { return bitcast<f32>(v.y & 0x80000000u); }
+  let drop = u32(53 - keep);
+  let kept = round_shr64(m, drop);
+  let magnitude = ldexp(f32(kept.y) * 4294967296.0 + f32(kept.x), e - 1075 + i32(drop));
+  return select(magnitude, -magnitude, negative);
+}
+// Truncation toward zero of a float given as (magnitude bits m with `fraction_bits` below the
+// point, unbiased exponent e): the integer part's magnitude, or all ones when it needs 64 bits.
+fn trunc_magnitude(m: vec2<u32>, e: i32, fraction_bits: u32) -> vec2<u32> {
+  if (e < 0) { return vec2<u32>(0u, 0u); }
+  if (e >= 64) { return vec2<u32>(0xffffffffu, 0xffffffffu); }
+  if (u32(e) >= fraction_bits) { return shl64(m, u32(e) - fraction_bits); }
+  return shr64(m, fraction_bits - u32(e));
+}
+fn f32_magnitude(f: f32) -> vec2<u32> {
+  let x = bitcast<u32>(f);
+  let e = i32((x >> 23u) & 0xffu);
+  if (e == 0xff) { return select(vec2<u32>(0xffffffffu, 0xffffffffu), vec2<u32>(0u, 0u), (x & 0x7fffffu) != 0u); }
+  if (e == 0) { return vec2<u32>(0u, 0u); }
+  return trunc_magnitude(vec2<u32>((x & 0x7fffffu) | 0x800000u, 0u), e - 127, 23u);
+}
+fn f64_magnitude(v: vec2<u32>) -> vec2<u32> {
+  let e = i32((v.y >> 20u) & 0x7ffu);
+  if (e == 0x7ff) { return select(vec2<u32>(0xffffffffu, 0xffffffffu), vec2<u32>(0u, 0u), (v.x | (v.y & 0xfffffu)) != 0u); }
+  if (e == 0) { return vec2<u32>(0u, 0u); }
+  return trunc_magnitude(vec2<u32>(v.x, (v.y & 0xfffffu) | 0x100000u), e - 1023, 52u);
+}
+// A truncated float (magnitude, sign) saturated into [lo, hi] of a signed target of up to 64 bits.
+fn saturate_signed(m: vec2<u32>, negative: bool, lo: vec2<u32>, hi: vec2<u32>) -> vec2<u32> {
+  if (negative) {
+    if (less_u64(neg64(lo), m)) { return lo; }
+    return neg64(m);
+  }
+  if (less_u64(hi, m)) { return hi; }
+  return m;
+}
+fn saturate_unsigned(m: vec2<u32>, negative: bool, hi: vec2<u32>) -> vec2<u32> {
+  if (negative) { return vec2<u32>(0u, 0u); }
+  if (less_u64(hi, m)) { return hi; }
+  return m;
+}
+fn abs64(v: vec2<u32>) -> vec2<u32> { return select(v, neg64(v), bitcast<i32>(v.y) < 0); }
 fn sign_extend(x: i32) -> vec2<u32> {
   return vec2<u32>(bitcast<u32>(x), select(0u, 0xffffffffu, x < 0));
 }
@@ -237,52 +338,80 @@ std::string StoreRaw(uint32_t size, const std::string& address, const std::strin
   return "store_bits(" + address + ", " + bits + ", " + std::to_string(size) + "u);";
 }
 
-// A conversion of a value of `from` (its class) into a value of `to` (its class), as Cast does;
-// empty when there is none on this device.
+// A conversion of a value of `from` (its class) into a value of `to` (its class), as Cast does
+// on the host: integers wrap, floats to integers truncate and saturate (NaN gives 0), to floats
+// rounds once to nearest even, to bool is "not zero" (NaN is true). Empty when there is none.
 std::string Convert(DtElementType from, DtElementType to, const std::string& v) {
+  if (from == to) return v;
   TypeInfo a{}, b{};
   Describe(from, &a);
   Describe(to, &b);
-  if (from == to) return v;
+  const bool from_float = a.cls == Class::kFloat || from == DT_DOUBLE;
+  const bool from_int64 = from == DT_INT64 || from == DT_UINT64;
+  // The source as (magnitude, negative) for integer and truncated-float paths.
+  std::string magnitude, negative;
+  if (from == DT_DOUBLE) {
+    magnitude = "f64_magnitude(" + v + ")";
+    negative = "((" + v + ".y & 0x80000000u) != 0u)";
+  } else if (a.cls == Class::kFloat) {
+    magnitude = "f32_magnitude(" + v + ")";
+    negative = "((bitcast<u32>(" + v + ") & 0x80000000u) != 0u)";
+  } else if (from == DT_INT64) {
+    magnitude = "abs64(" + v + ")";
+    negative = "(bitcast<i32>(" + v + ".y) < 0)";
+  } else if (from == DT_UINT64) {
+    magnitude = v;
+    negative = "false";
+  } else if (a.cls == Class::kSigned) {
+    magnitude = "abs64(sign_extend(" + v + "))";
+    negative = "(" + v + " < 0)";
+  } else {
+    magnitude = "vec2<u32>(" + v + ", 0u)";
+    negative = "false";
+  }
   if (to == DT_BOOL) {
-    if (a.cls == Class::kWide) {
-      return from == DT_DOUBLE ? "select(0u, 1u, f64_to_f32(" + v + ") != 0.0)"
-                               : "select(0u, 1u, (" + v + ".x | " + v + ".y) != 0u)";
+    if (from == DT_DOUBLE) return "select(0u, 1u, ((" + v + ".y & 0x7fffffffu) | " + v + ".x) != 0u)";
+    if (a.cls == Class::kFloat) return "select(0u, 1u, (bitcast<u32>(" + v + ") & 0x7fffffffu) != 0u)";
+    if (from_int64) return "select(0u, 1u, !is_zero64(" + v + "))";
+    return std::string("select(0u, 1u, ") + v + (a.cls == Class::kSigned ? " != 0)" : " != 0u)");
+  }
+  if (b.cls == Class::kFloat) {  // f32, f16, bf16: rounded once to the target's precision
+    const std::string sig = to == DT_FLOAT ? "24u" : to == DT_FLOAT16 ? "11u" : "8u";
+    const std::string emin = to == DT_FLOAT16 ? "-14" : "-126";
+    if (from == DT_DOUBLE) return "f64_to_float(" + v + ", " + sig + ", " + emin + ")";
+    if (a.cls == Class::kFloat) return v;  // f16/bf16 -> f32 is exact; narrowing rounds at store
+    return "int_to_float(" + magnitude + ", " + negative + ", " + sig + ")";
+  }
+  if (to == DT_DOUBLE) {
+    if (a.cls == Class::kFloat) return "f32_to_f64(" + v + ")";
+    return "int_to_f64(" + magnitude + ", " + negative + ")";
+  }
+  // Integer targets.
+  if (from_float) {
+    std::string lo, hi;
+    switch (to) {
+      case DT_INT8: lo = "vec2<u32>(0xffffff80u, 0xffffffffu)"; hi = "vec2<u32>(127u, 0u)"; break;
+      case DT_INT16: lo = "vec2<u32>(0xffff8000u, 0xffffffffu)"; hi = "vec2<u32>(32767u, 0u)"; break;
+      case DT_INT32: lo = "vec2<u32>(0x80000000u, 0xffffffffu)"; hi = "vec2<u32>(0x7fffffffu, 0u)"; break;
+      case DT_INT64: lo = "vec2<u32>(0u, 0x80000000u)"; hi = "vec2<u32>(0xffffffffu, 0x7fffffffu)"; break;
+      case DT_UINT8: hi = "vec2<u32>(255u, 0u)"; break;
+      case DT_UINT16: hi = "vec2<u32>(65535u, 0u)"; break;
+      case DT_UINT32: hi = "vec2<u32>(0xffffffffu, 0u)"; break;
+      case DT_UINT64: hi = "vec2<u32>(0xffffffffu, 0xffffffffu)"; break;
+      default: return "";
     }
-    return std::string("select(0u, 1u, ") + v + " != " + (a.cls == Class::kFloat ? "0.0" : a.cls == Class::kSigned ? "0" : "0u") + ")";
+    const std::string t = lo.empty() ? "saturate_unsigned(" + magnitude + ", " + negative + ", " + hi + ")"
+                                     : "saturate_signed(" + magnitude + ", " + negative + ", " + lo + ", " + hi + ")";
+    if (b.cls == Class::kWide) return t;
+    return b.cls == Class::kSigned ? "bitcast<i32>(" + t + ".x)" : t + ".x";
   }
-  // Through f32 for floats, through i32/u32 for narrow integers.
-  std::string f;  // the value as f32, when a float path is needed
-  if (a.cls == Class::kWide) {
-    if (from == DT_DOUBLE) f = "f64_to_f32(" + v + ")";
-    else if (from == DT_INT64) f = "i64_to_f32(" + v + ")";
-    else f = "u64_to_f32(" + v + ")";
+  // Integer to integer: two's complement wrap.
+  if (b.cls == Class::kWide) {
+    if (from_int64) return v;
+    return a.cls == Class::kSigned ? "sign_extend(" + v + ")" : "vec2<u32>(" + v + ", 0u)";
   }
-  switch (b.cls) {
-    case Class::kFloat:
-      if (a.cls == Class::kWide) return f;
-      return a.cls == Class::kFloat ? v : "f32(" + v + ")";
-    case Class::kSigned:
-      if (a.cls == Class::kWide) {
-        return from == DT_DOUBLE ? "i32(" + f + ")" : "bitcast<i32>(" + v + ".x)";
-      }
-      if (a.cls == Class::kUnsigned) return "bitcast<i32>(" + v + ")";
-      return "i32(" + v + ")";
-    case Class::kUnsigned:
-      if (a.cls == Class::kWide) return from == DT_DOUBLE ? "u32(" + f + ")" : v + ".x";
-      if (a.cls == Class::kSigned) return "bitcast<u32>(" + v + ")";
-      return "u32(" + v + ")";
-    case Class::kWide:
-      if (to == DT_DOUBLE) {
-        if (a.cls == Class::kWide) return "";  // 64-bit integers to double: not on this device
-        return "f32_to_f64(" + (a.cls == Class::kFloat ? v : "f32(" + v + ")") + ")";
-      }
-      if (a.cls == Class::kWide) return from == DT_DOUBLE ? "" : v;  // int64 <-> uint64: bits
-      if (a.cls == Class::kFloat) return to == DT_INT64 ? "f32_to_i64(" + v + ")" : "f32_to_u64(" + v + ")";
-      if (a.cls == Class::kSigned) return "sign_extend(" + v + ")";
-      return "vec2<u32>(" + v + ", 0u)";
-  }
-  return "";
+  const std::string low = from_int64 ? v + ".x" : (a.cls == Class::kSigned ? "bitcast<u32>(" + v + ")" : v);
+  return b.cls == Class::kSigned ? "bitcast<i32>(" + low + ")" : low;
 }
 
 // ---- parameters and bindings ---------------------------------------------------------------------
@@ -316,8 +445,11 @@ class OpBuilder {
   }
 
   DtStatus* NotSupported(const std::string& why) {
-    std::string message = std::string(call_.op_type) + " on " +
-                          DtGetElementTypeNameFor(call_.outputs[0]->element_type) +
+    // The type that decides which kernel: the first input's (what Cast or ArgMax reads), else the
+    // output's.
+    const DtElementType type =
+        call_.num_inputs > 0 ? call_.inputs[0]->element_type : call_.outputs[0]->element_type;
+    std::string message = std::string(call_.op_type) + " on " + DtGetElementTypeNameFor(type) +
                           " on WebGPU:" + std::to_string(call_.device_id) + ": " + why;
     return context_.host()->CreateStatus(DT_NOT_SUPPORTED, message.c_str());
   }
@@ -602,6 +734,16 @@ DtStatus* Elementwise(OpBuilder& b, const DtOpCall& call) {
   return b.Dispatch(code, inputs);
 }
 
+// A float truncated toward zero into T, saturating at T's limits; NaN gives 0 (as Cast does).
+template <typename T>
+T Saturate(float value) {
+  if (std::isnan(value)) return 0;
+  const double t = std::trunc(static_cast<double>(value));
+  if (t <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+  if (t >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  return static_cast<T>(t);
+}
+
 DtStatus* Fill(OpBuilder& b, const DtOpCall& call) {
   const DtTensorRef& out = *call.outputs[0];
   TypeInfo info{};
@@ -613,11 +755,15 @@ DtStatus* Fill(OpBuilder& b, const DtOpCall& call) {
   switch (out.element_type) {
     case DT_FLOAT: std::memcpy(&bits, &value, 4); break;
     case DT_DOUBLE: { const double d = value; std::memcpy(&bits, &d, 8); break; }
-    case DT_BOOL: bits = value != 0.0f; break;
-    case DT_INT8: case DT_INT16: case DT_INT32: case DT_INT64:
-      bits = static_cast<uint64_t>(static_cast<int64_t>(value)); break;
-    case DT_UINT8: case DT_UINT16: case DT_UINT32: case DT_UINT64:
-      bits = static_cast<uint64_t>(value); break;
+    case DT_BOOL: bits = !(value == 0.0f); break;  // NaN is true
+    case DT_INT8: bits = static_cast<uint64_t>(Saturate<int8_t>(value)); break;
+    case DT_INT16: bits = static_cast<uint64_t>(Saturate<int16_t>(value)); break;
+    case DT_INT32: bits = static_cast<uint32_t>(Saturate<int32_t>(value)); break;
+    case DT_INT64: bits = static_cast<uint64_t>(Saturate<int64_t>(value)); break;
+    case DT_UINT8: bits = Saturate<uint8_t>(value); break;
+    case DT_UINT16: bits = Saturate<uint16_t>(value); break;
+    case DT_UINT32: bits = Saturate<uint32_t>(value); break;
+    case DT_UINT64: bits = Saturate<uint64_t>(value); break;
     case DT_FLOAT16: case DT_BFLOAT16: {
       // Round to nearest even, on the host, with the shader's own rules.
       uint32_t x;
@@ -753,64 +899,63 @@ DtStatus* ArgMax(OpBuilder& b, const DtOpCall& call) {
   b.SetStrides(1, in_strides.data(), shape.size(), in.element_size);
   b.Extra(0) = static_cast<uint32_t>(in.shape[axis]);
   b.Extra(1) = static_cast<uint32_t>(in.strides[axis] * static_cast<int64_t>(in.element_size));
-  std::string value = FromBits(in.element_type, "raw1(a)");
-  std::string better;
-  if (info.cls == Class::kWide) {
-    better = last ? "!less_i64(v, best)" : "less_i64(best, v)";
-  } else {
-    better = last ? "v >= best" : "v > best";
-  }
+  // NaN is the maximum, as on the host: found from the raw bits (a shader may assume no NaN).
+  std::string nan = "false";
+  if (in.element_type == DT_FLOAT) nan = "(r & 0x7fffffffu) > 0x7f800000u";
+  if (in.element_type == DT_FLOAT16) nan = "(r & 0x7fffu) > 0x7c00u";
+  if (in.element_type == DT_BFLOAT16) nan = "(r & 0x7fffu) > 0x7f80u";
+  const std::string value = FromBits(in.element_type, "r");
+  const std::string greater = info.cls == Class::kWide ? "less_i64(best, v)" : "v > best";
+  const std::string at_least = info.cls == Class::kWide ? "!less_i64(v, best)" : "v >= best";
+  const std::string better = last ? "nan || (!best_nan && " + at_least + ")"
+                                  : "(nan && !best_nan) || (!nan && !best_nan && " + greater + ")";
   std::string code = std::string(kLibrary) + b.Inputs(1) + RawLoad("raw1", "word_in1", info.size) + MainHead();
   code += "  let start = address(1u, index);\n";
-  code += "  var a = start;\n  var best = " + value + ";\n  var best_index = 0u;\n";
-  code += "  for (var k = 1u; k < p[3]; k++) {\n    a = start + k * p[4];\n    let v = " + value + ";\n";
-  code += "    if (" + better + ") { best = v; best_index = k; }\n  }\n";
+  code += "  var best = " + FromBits(in.element_type, "raw1(start)") + ";\n";
+  code += "  var best_nan = false;\n  { let r = raw1(start); best_nan = " + nan + "; }\n";
+  code += "  var best_index = 0u;\n";
+  code += "  for (var k = 1u; k < p[3]; k++) {\n    let r = raw1(start + k * p[4]);\n";
+  code += "    let v = " + value + ";\n    let nan = " + nan + ";\n";
+  code += "    if (" + better + ") { best = v; best_nan = nan; best_index = k; }\n  }\n";
   code += "  store_wide(address(0u, index), vec2<u32>(best_index, 0u));\n}\n";
   return b.Dispatch(code, 1);
 }
 
-DtStatus* ScatterND(OpBuilder& b, const DtOpCall& call) {
-  const DtTensorRef& data = *call.inputs[0];
-  const DtTensorRef& indices = *call.inputs[1];
-  const DtTensorRef& updates = *call.inputs[2];
-  const DtTensorRef& out = *call.outputs[0];
-  TypeInfo info{};
-  if (!Describe(out.element_type, &info)) return b.NotSupported("no such element type");
-  (void)indices;
-  (void)updates;
-  // Step 1: output := data (skipped when the op updates data in place).
-  const bool in_place = data.handle == out.handle && data.byte_offset == out.byte_offset &&
-                        std::equal(data.strides, data.strides + data.rank, out.strides);
-  if (!in_place) {
-    DtOpCall expand = call;
-    expand.op_type = "Expand";
-    expand.num_inputs = 1;
-    if (DtStatus* s = Elementwise(b, expand)) return s;
-  }
-  return nullptr;  // step 2 is recorded by the caller with a fresh builder
+// ScatterND's scatter step, bound before the data is copied to the output: staging an updates or
+// indices tensor that overlaps the output must read it before that copy writes there.
+DtStatus* BindScatter(OpBuilder& b, const DtOpCall& call, DtTensorRef* indices, DtTensorRef* updates) {
+  if (DtStatus* s = b.BindOutput(*call.outputs[0])) return s;
+  if (DtStatus* s = b.BindInput(1, *call.inputs[1], false, indices)) return s;
+  if (DtStatus* s = b.BindInput(2, *call.inputs[2], false, updates)) return s;
+  return b.BindFlags();
 }
 
-DtStatus* ScatterUpdates(OpBuilder& b, const DtOpCall& call) {
-  const DtTensorRef& indices = *call.inputs[1];
-  const DtTensorRef& updates = *call.inputs[2];
+// The copy of data into the output, unless the op updates data in place.
+DtStatus* ScatterCopy(OpBuilder& b, const DtOpCall& call) {
+  const DtTensorRef& data = *call.inputs[0];
+  const DtTensorRef& out = *call.outputs[0];
+  const bool in_place = data.handle == out.handle && data.byte_offset == out.byte_offset &&
+                        std::equal(data.strides, data.strides + data.rank, out.strides);
+  if (in_place) return nullptr;
+  DtOpCall expand = call;
+  expand.op_type = "Expand";
+  expand.num_inputs = 1;
+  return Elementwise(b, expand);
+}
+
+// One invocation per element of updates: its index tuple picks where in the output it goes.
+DtStatus* ScatterUpdates(OpBuilder& b, const DtOpCall& call, const DtTensorRef& ind,
+                         const DtTensorRef& upd) {
   const DtTensorRef& out = *call.outputs[0];
   TypeInfo info{};
   Describe(out.element_type, &info);
-  const size_t k = static_cast<size_t>(indices.shape[indices.rank - 1]);
-  const size_t tuples_rank = indices.rank - 1;
-  if (DtStatus* s = b.BindOutput(out)) return s;
-  DtTensorRef ind, upd;
-  if (DtStatus* s = b.BindInput(1, indices, false, &ind)) return s;
-  if (DtStatus* s = b.BindInput(2, updates, false, &upd)) return s;
-  if (DtStatus* s = b.BindFlags()) return s;
+  const size_t k = static_cast<size_t>(ind.shape[ind.rank - 1]);
   b.SetSpace(upd.shape, upd.rank);
   b.SetStrides(2, upd.strides, upd.rank, upd.element_size);
-  // Slot 1 (indices): strides of its tuple dimensions, then the stride between a tuple's entries.
-  std::vector<int64_t> ind_strides(ind.strides, ind.strides + ind.rank);
-  b.SetStrides(1, ind_strides.data(), ind.rank, 8);
+  b.SetStrides(1, ind.strides, ind.rank, 8);  // tuple dimensions, then between a tuple's entries
   b.SetStrides(0, out.strides, out.rank, out.element_size);
   b.Extra(0) = static_cast<uint32_t>(k);
-  b.Extra(1) = static_cast<uint32_t>(tuples_rank);
+  b.Extra(1) = static_cast<uint32_t>(ind.rank - 1);
   for (size_t d = 0; d < out.rank; ++d) b.Word(80 + d) = static_cast<uint32_t>(out.shape[d]);
   std::string code = std::string(kLibrary) + b.Inputs(2) +
                      "@group(0) @binding(7) var<storage, read_write> flags: array<atomic<u32>>;\n" +
@@ -844,9 +989,11 @@ DtStatus* RecordOp(Context& context, CommandList& list, const DtOpCall& call) {
   if (op == "KvCacheAppend") return KvCacheAppend(builder, call);
   if (op == "ArgMax") return ArgMax(builder, call);
   if (op == "ScatterND") {
-    if (DtStatus* s = ScatterND(builder, call)) return s;
     OpBuilder scatter(context, list, call);
-    return ScatterUpdates(scatter, call);
+    DtTensorRef indices, updates;
+    if (DtStatus* s = BindScatter(scatter, call, &indices, &updates)) return s;
+    if (DtStatus* s = ScatterCopy(builder, call)) return s;
+    return ScatterUpdates(scatter, call, indices, updates);
   }
   return builder.NotSupported("no WebGPU kernel");
 }
