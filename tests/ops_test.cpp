@@ -23,40 +23,13 @@
 
 namespace {
 
-using devtensor_test::kSentinel;
-using devtensor_test::Random;
-using Shape = std::vector<int64_t>;
+using namespace devtensor_test;
 
-constexpr DtElementType kAllTypes[] = {DT_FLOAT,  DT_UINT8,  DT_INT8,    DT_UINT16,  DT_INT16,
-                                       DT_INT32,  DT_INT64,  DT_BOOL,    DT_FLOAT16, DT_DOUBLE,
-                                       DT_UINT32, DT_UINT64, DT_BFLOAT16};
 constexpr DtElementType kNumericTypes[] = {DT_FLOAT,  DT_UINT8,  DT_INT8,    DT_UINT16,
                                            DT_INT16,  DT_INT32,  DT_INT64,   DT_FLOAT16,
                                            DT_DOUBLE, DT_UINT32, DT_UINT64,  DT_BFLOAT16};
 
 std::string Name(DtElementType type) { return DtGetElementTypeName(type); }
-
-std::string Text(const Shape& shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
-int64_t Product(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
-Shape RowMajorStrides(const Shape& shape) {
-  Shape strides(shape.size());
-  int64_t stride = 1;
-  for (size_t i = shape.size(); i-- > 0;) {
-    strides[i] = stride;
-    stride *= shape[i];
-  }
-  return strides;
-}
 
 // The multi-index of flat row-major position `flat` in `shape`.
 Shape Unflatten(int64_t flat, const Shape& shape) {
@@ -108,12 +81,6 @@ constexpr bool kFloating = std::is_floating_point_v<T> || std::is_same_v<T, F16>
                            std::is_same_v<T, BF16>;
 template <typename T>
 constexpr bool kInteger = std::is_integral_v<T> && !std::is_same_v<T, bool>;
-
-size_t SizeOf(DtElementType type) {
-  size_t size = 0;
-  ForType(type, [&](auto tag) { size = sizeof(typename decltype(tag)::type); });
-  return size;
-}
 
 // The exact value of a float16 (1 sign, 5 exponent, 10 fraction bits) or bfloat16 (1, 8, 7).
 long double DecodeBits(uint16_t bits, int exponent_bits, int fraction_bits) {

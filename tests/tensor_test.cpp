@@ -20,38 +20,8 @@
 
 namespace {
 
-using devtensor_test::kSentinel;
-using devtensor_test::Random;
-using devtensor_test::RandomBytes;
-using Shape = std::vector<int64_t>;
+using namespace devtensor_test;
 
-constexpr DtElementType kAllTypes[] = {DT_FLOAT,  DT_UINT8,  DT_INT8,    DT_UINT16,  DT_INT16,
-                                       DT_INT32,  DT_INT64,  DT_BOOL,    DT_FLOAT16, DT_DOUBLE,
-                                       DT_UINT32, DT_UINT64, DT_BFLOAT16};
-
-// Bytes per element by the ONNX definitions, independent of DtGetElementSize.
-size_t SizeOf(DtElementType type) {
-  switch (type) {
-    case DT_FLOAT: return sizeof(float);
-    case DT_UINT8: return sizeof(uint8_t);
-    case DT_INT8: return sizeof(int8_t);
-    case DT_UINT16: return sizeof(uint16_t);
-    case DT_INT16: return sizeof(int16_t);
-    case DT_INT32: return sizeof(int32_t);
-    case DT_INT64: return sizeof(int64_t);
-    case DT_BOOL: return 1;
-    case DT_FLOAT16: return 2;
-    case DT_DOUBLE: return sizeof(double);
-    case DT_UINT32: return sizeof(uint32_t);
-    case DT_UINT64: return sizeof(uint64_t);
-    case DT_BFLOAT16: return 2;
-  }
-  return 0;
-}
-
-DtElementType RandomType(Random& random) {
-  return kAllTypes[random.Between(0, std::size(kAllTypes) - 1)];
-}
 
 struct ValueDeleter {
   void operator()(DtValue* value) const { DtReleaseValue(value); }
@@ -62,22 +32,6 @@ using Value = std::unique_ptr<DtValue, ValueDeleter>;
 DtValue* const kUntouched = reinterpret_cast<DtValue*>(uintptr_t{0x5a5a5a50});
 
 // ---- Reference arithmetic ----------------------------------------------------------------------
-
-int64_t Product(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
-Shape RowMajorStrides(const Shape& shape) {
-  Shape strides(shape.size());
-  int64_t stride = 1;
-  for (size_t i = shape.size(); i-- > 0;) {
-    strides[i] = stride;
-    stride *= shape[i];
-  }
-  return strides;
-}
 
 // Element offsets (from element [0, ..., 0]) of every element, in row-major order of `shape`.
 std::vector<int64_t> ElementOffsets(const Shape& shape, const Shape& strides) {
@@ -110,12 +64,6 @@ size_t ExtentOf(const Shape& shape, const Shape& strides, size_t element_size) {
     last += (shape[i] - 1) * strides[i];
   }
   return static_cast<size_t>(last + 1) * element_size;
-}
-
-std::string Text(const Shape& shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
 }
 
 // ---- Library calls ------------------------------------------------------------------------------
@@ -215,19 +163,6 @@ std::vector<uint8_t> Gather(const uint8_t* base, const std::vector<int64_t>& ele
   }
   return out;
 }
-
-// An env and its CPU device for one test.
-class CpuEnvTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    DT_ASSERT_OK(DtCreateEnv(&env_));
-    DT_ASSERT_OK(DtGetDevice(env_, DT_DEVICE_CPU, 0, &cpu_));
-  }
-  void TearDown() override { DtReleaseEnv(env_); }
-
-  DtEnv* env_ = nullptr;
-  const DtDevice* cpu_ = nullptr;
-};
 
 using TensorCreate = CpuEnvTest;
 using TensorQuery = CpuEnvTest;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -78,6 +79,80 @@ inline std::vector<uint8_t> RandomBytes(Random& rng, size_t n) {
 
 // The byte every guard region holds; chosen so that neither zeros nor copies are likely to match.
 constexpr uint8_t kSentinel = 0xA5;
+
+using Shape = std::vector<int64_t>;
+
+constexpr DtElementType kAllTypes[] = {DT_FLOAT,  DT_UINT8,  DT_INT8,    DT_UINT16,  DT_INT16,
+                                       DT_INT32,  DT_INT64,  DT_BOOL,    DT_FLOAT16, DT_DOUBLE,
+                                       DT_UINT32, DT_UINT64, DT_BFLOAT16};
+
+// Bytes per element by the ONNX definitions, independent of DtGetElementSize.
+inline size_t SizeOf(DtElementType type) {
+  switch (type) {
+    case DT_UINT8: case DT_INT8: case DT_BOOL: return 1;
+    case DT_UINT16: case DT_INT16: case DT_FLOAT16: case DT_BFLOAT16: return 2;
+    case DT_FLOAT: case DT_INT32: case DT_UINT32: return 4;
+    case DT_INT64: case DT_DOUBLE: case DT_UINT64: return 8;
+  }
+  return 0;
+}
+
+inline DtElementType RandomType(Random& random) {
+  return kAllTypes[random.Between(0, std::size(kAllTypes) - 1)];
+}
+
+// Random element bytes; bools hold 0 or 1 as real bool tensors do.
+inline std::vector<uint8_t> RandomData(Random& random, DtElementType type, size_t bytes) {
+  std::vector<uint8_t> data = RandomBytes(random, bytes);
+  if (type == DT_BOOL) {
+    for (uint8_t& b : data) b &= 1;
+  }
+  return data;
+}
+
+// A child engine with its own seed drawn from `parent`, for a thread.
+inline Random Fork(Random& parent) {
+  Random child;
+  child.seed = parent();
+  child.engine.seed(child.seed);
+  return child;
+}
+
+inline int64_t Product(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+inline Shape RowMajorStrides(const Shape& shape) {
+  Shape strides(shape.size());
+  int64_t stride = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= shape[i];
+  }
+  return strides;
+}
+
+// "[2, 3, 4]"
+inline std::string Text(const Shape& shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+// An env and its CPU device for one test.
+class CpuEnvTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DT_ASSERT_OK(DtCreateEnv(&env_));
+    DT_ASSERT_OK(DtGetDevice(env_, DT_DEVICE_CPU, 0, &cpu_));
+  }
+  void TearDown() override { DtReleaseEnv(env_); }
+
+  DtEnv* env_ = nullptr;
+  const DtDevice* cpu_ = nullptr;
+};
 
 }  // namespace devtensor_test
 

@@ -38,81 +38,15 @@ using devtensor::Device;
 using devtensor::Shape;
 using devtensor::Tensor;
 
-constexpr DtElementType kAllTypes[] = {DT_FLOAT,  DT_UINT8,  DT_INT8,    DT_UINT16,  DT_INT16,
-                                       DT_INT32,  DT_INT64,  DT_BOOL,    DT_FLOAT16, DT_DOUBLE,
-                                       DT_UINT32, DT_UINT64, DT_BFLOAT16};
 constexpr size_t kMiB = size_t{1} << 20;
 DtValue* const kUntouchedValue = reinterpret_cast<DtValue*>(uintptr_t{0x5a5a5a50});
 
-// Bytes per element by the ONNX definitions, independent of DtGetElementSize.
-size_t SizeOf(DtElementType type) {
-  switch (type) {
-    case DT_UINT8:
-    case DT_INT8:
-    case DT_BOOL: return 1;
-    case DT_UINT16:
-    case DT_INT16:
-    case DT_FLOAT16:
-    case DT_BFLOAT16: return 2;
-    case DT_FLOAT:
-    case DT_INT32:
-    case DT_UINT32: return 4;
-    case DT_INT64:
-    case DT_DOUBLE:
-    case DT_UINT64: return 8;
-  }
-  return 0;
-}
-
 std::string Name(DtElementType type) { return DtGetElementTypeName(type); }
-
-DtElementType RandomType(Random& random) {
-  return kAllTypes[random.Between(0, std::size(kAllTypes) - 1)];
-}
-
-// Random element bytes; bools hold 0 or 1 as real bool tensors do.
-std::vector<uint8_t> RandomData(Random& random, DtElementType type, size_t bytes) {
-  std::vector<uint8_t> data = RandomBytes(random, bytes);
-  if (type == DT_BOOL) {
-    for (uint8_t& b : data) b &= 1;
-  }
-  return data;
-}
 
 // Uniform in log space over [lo, hi]: as many tiny sizes as large ones.
 int64_t LogUniform(Random& random, int64_t lo, int64_t hi) {
   std::uniform_real_distribution<double> exponent(std::log(double(lo)), std::log(double(hi) + 1));
   return std::clamp<int64_t>(static_cast<int64_t>(std::exp(exponent(random.engine))), lo, hi);
-}
-
-// A child engine with its own seed drawn from `parent`, for a thread.
-Random Fork(Random& parent) {
-  Random child;
-  child.seed = parent();
-  child.engine.seed(child.seed);
-  return child;
-}
-
-int64_t Product(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
-Shape RowMajorStrides(const Shape& shape) {
-  Shape strides(shape.size());
-  int64_t stride = 1;
-  for (size_t i = shape.size(); i-- > 0;) {
-    strides[i] = stride;
-    stride *= shape[i];
-  }
-  return strides;
-}
-
-std::string Text(const Shape& shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
 }
 
 Shape RandomShape(Random& random, size_t min_rank, size_t max_rank) {

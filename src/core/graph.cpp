@@ -71,6 +71,8 @@ DtStatus* DtReplayGraph(DtGraph* graph, DtStream* stream) {
     if (stream->capturing) return Error(DT_FAILED_PRECONDITION, "stream is recording");
     const DtProviderFactory& api = graph->device->factory->api;
     DT_RETURN_IF_ERROR(api.ReplayGraph(api.state, graph->handle, stream->handle));
+    // The replay may still run after the graph is released: the stream holds what it uses.
+    for (const auto& storage : graph->storages) devtensor::HoldUntilDrained(stream, storage);
     stream->has_pending_work = true;
     return nullptr;
   });

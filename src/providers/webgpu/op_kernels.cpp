@@ -849,15 +849,26 @@ DtStatus* KvCacheAppend(OpBuilder& b, const DtOpCall& call) {
   if (DtStatus* s = b.BindInput(1, fresh, false, &kv)) return s;
   if (DtStatus* s = b.BindInput(2, *call.inputs[1], false, &position)) return s;
   if (DtStatus* s = b.BindFlags()) return s;
-  b.SetSpace(kv.shape, kv.rank);
+  int64_t elements = 1;
+  for (size_t d = 0; d < kv.rank; ++d) elements *= kv.shape[d];
+  // An empty append still checks its position: one invocation that writes nothing.
+  const int64_t one = 1;
+  if (elements == 0) {
+    b.SetSpace(&one, 1);
+  } else {
+    b.SetSpace(kv.shape, kv.rank);
+  }
   b.SetStrides(0, cache.strides, cache.rank, cache.element_size);
   b.SetStrides(1, kv.strides, kv.rank, kv.element_size);
   b.Extra(0) = static_cast<uint32_t>(cache.shape[2]);  // max_len
+  b.Extra(1) = static_cast<uint32_t>(kv.shape[2]);     // new_len
+  b.Extra(2) = elements == 0 ? 1u : 0u;                // check only
   std::string code = std::string(kLibrary) + b.Inputs(2) +
                      "@group(0) @binding(7) var<storage, read_write> flags: array<atomic<u32>>;\n" +
                      RawLoad("raw1", "word_in1", info.size) + MainHead();
   code += "  let position = bitcast<i32>(word_in2(p[40] >> 2u));\n";
-  code += "  if (position < 0 || u32(position) + p[10] > p[3]) { atomicOr(&flags[0], 1u); return; }\n";
+  code += "  if (position < 0 || u32(position) + p[4] > p[3]) { atomicOr(&flags[0], 1u); return; }\n";
+  code += "  if (p[5] != 0u) { return; }\n";
   code += "  var at = index;\n  at[2] = at[2] + u32(position);\n";
   code += "  " + StoreRaw(info.size, "address(0u, at)", "raw1(address(1u, index))") + "\n}\n";
   return b.Dispatch(code, 2);

@@ -318,6 +318,7 @@ void OnMapped(uint32_t status, wgpu::StringView, void* userdata, void*) {
 
 void StartMap(const wgpu::Api& api, Download& download) {
   download.map_status = 0;
+  download.pending = true;
   wgpu::BufferMapCallbackInfo info{nullptr, wgpu::callback_mode::kWaitAnyOnly, &OnMapped,
                                    &download, nullptr};
   download.map = api.BufferMapAsync(download.readback, wgpu::map_mode::kRead, 0, download.bytes,
@@ -327,6 +328,8 @@ void StartMap(const wgpu::Api& api, Download& download) {
 // Copies a mapped read-back buffer out to its host targets, unmaps it and pools it (unless a graph
 // owns it).
 DtStatus* FinishDownload(Context& context, Download& download) {
+  if (!download.pending) return nullptr;  // finished already (a graph's, by another stream)
+  download.pending = false;
   DtStatus* status = context.Wait(download.map, "a read-back mapping");
   const wgpu::Api& api = context.api();
   if (status == nullptr && download.map_status != wgpu::kRequestSuccess) {
@@ -453,8 +456,12 @@ DtStatus* Replay(Graph& graph, Stream& stream) {
   Context& context = *stream.context;
   std::lock_guard<std::recursive_mutex> lock(context.mutex());
   if (DtStatus* s = context.CheckAlive()) return s;
-  // The graph's read-back buffers are mapped by an earlier replay's downloads until those finish.
+  // The graph's read-back buffers are mapped by an earlier replay's downloads until those finish,
+  // on this stream or another one.
   if (DtStatus* s = FinishDownloads(context, stream)) return s;
+  for (const auto& download : graph.downloads) {
+    if (DtStatus* s = FinishDownload(context, *download)) return s;
+  }
   const wgpu::Api& api = context.api();
   wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context.device(), nullptr);
   for (const auto& list : graph.lists) list->Execute(encoder);

@@ -32,6 +32,7 @@ struct Download {
   bool owned = true;  // recycled when done; a graph's read-back buffer stays with the graph
   wgpu::Future map{};
   uint32_t map_status = 0;
+  bool pending = false;  // mapped (or being mapped) and not yet copied out
   std::shared_ptr<Context> graph_context;  // set for a graph's: releases its buffer at the end
   ~Download();
 };
