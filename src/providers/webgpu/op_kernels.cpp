@@ -94,34 +94,25 @@ fn f32_to_f16(f: f32) -> u32 {
   if (rest > 0x1000u || (rest == 0x1000u && (r & 1u) == 1u)) { r += 1u; }
   return sign | r;
 }
-fn f16_to_f32(bits: u32) -> f32 { return unpack2x16float(bits & 0xffffu).x; }
+// By bits: GPUs may flush subnormals and canonicalise NaNs in float instructions.
+fn f16_to_f32(bits: u32) -> f32 {
+  let sign = (bits & 0x8000u) << 16u;
+  let e = (bits >> 10u) & 0x1fu;
+  let m = bits & 0x3ffu;
+  if (e == 0x1fu) { return bitcast<f32>(sign | 0x7f800000u | (m << 13u)); }
+  if (e == 0u) {
+    if (m == 0u) { return bitcast<f32>(sign); }
+    let top = firstLeadingBit(m);  // f16 subnormals are normal f32 values
+    return bitcast<f32>(sign | ((top + 103u) << 23u) | ((m << (23u - top)) & 0x7fffffu));
+  }
+  return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
+}
 fn f32_to_bf16(f: f32) -> u32 {
   let x = bitcast<u32>(f);
   if ((x & 0x7fffffffu) > 0x7f800000u) { return (x >> 16u) | 0x40u; }
   return (x + 0x7fffu + ((x >> 16u) & 1u)) >> 16u;
 }
 fn bf16_to_f32(bits: u32) -> f32 { return bitcast<f32>((bits & 0xffffu) << 16u); }
-fn f64_to_f32(v: vec2<u32>) -> f32 {
-  let sign = v.y & 0x80000000u;
-  let e = i32((v.y >> 20u) & 0x7ffu);
-  let high = v.y & 0xfffffu;
-  if (e == 0x7ff) {
-    if (high != 0u || v.x != 0u) { return bitcast<f32>(sign | 0x7fc00000u); }
-    return bitcast<f32>(sign | 0x7f800000u);
-  }
-  let e32 = e - 896;
-  if (e32 >= 255) { return bitcast<f32>(sign | 0x7f800000u); }
-  if (e32 <= 0) {
-    if (e == 0 || e32 < -24) { return bitcast<f32>(sign); }
-    let fraction = f32(high) / 1048576.0 + f32(v.x) / 4503599627370496.0;
-    let magnitude = ldexp(1.0 + fraction, e - 1023);
-    return select(magnitude, -magnitude, sign != 0u);
-  }
-  var r = (u32(e32) << 23u) | (high << 3u) | (v.x >> 29u);
-  let rest = v.x & 0x1fffffffu;
-  if (rest > 0x10000000u || (rest == 0x10000000u && (r & 1u) == 1u)) { r += 1u; }
-  return bitcast<f32>(sign | r);
-}
 fn f32_to_f64(f: f32) -> vec2<u32> {
   let x = bitcast<u32>(f);
   let sign = x & 0x80000000u;
@@ -200,23 +191,34 @@ fn int_to_f64(m: vec2<u32>, negative: bool) -> vec2<u32> {
 }
 // An f64 as an f32 rounded once to the target's precision: `sig` significant bits, fewer below
 // its smallest normal exponent `emin` (f32 -126, f16 -14, bf16 -126), where it is subnormal.
+// Built from bits alone, so that subnormal results survive GPUs that flush them in arithmetic.
 fn f64_to_float(v: vec2<u32>, sig: u32, emin: i32) -> f32 {
-  let negative = (v.y & 0x80000000u) != 0u;
+  let sign = v.y & 0x80000000u;
   let e = i32((v.y >> 20u) & 0x7ffu);
   let fraction = vec2<u32>(v.x, v.y & 0xfffffu);
   if (e == 0x7ff) {
-    if (!is_zero64(fraction)) { return bitcast<f32>(0x7fc00000u | (v.y & 0x80000000u)); }
-    return bitcast<f32>(select(0x7f800000u, 0xff800000u, negative));
+    if (!is_zero64(fraction)) { return bitcast<f32>(sign | 0x7fc00000u | (fraction.y << 3u) | (fraction.x >> 29u)); }
+    return bitcast<f32>(sign | 0x7f800000u);
   }
-  if (e == 0) { return bitcast<f32>(v.y & 0x80000000u); }  // f64 subnormals: far below every target
+  if (e == 0) { return bitcast<f32>(sign); }  // f64 subnormals: far below every target
   let m = vec2<u32>(fraction.x, fraction.y | 0x100000u);  // 53 significant bits
-  let below = max(emin - (e - 1023), 0);
-  let keep = i32(sig) - below;
-  if (keep < 0) { return bitcast<f32>(v.y & 0x80000000u); }
+  let exponent = e - 1023;
+  let keep = i32(sig) - max(emin - exponent, 0);
+  if (keep < 0) { return bitcast<f32>(sign); }
   let drop = u32(53 - keep);
-  let kept = round_shr64(m, drop);
-  let magnitude = ldexp(f32(kept.y) * 4294967296.0 + f32(kept.x), e - 1075 + i32(drop));
-  return select(magnitude, -magnitude, negative);
+  let kept = round_shr64(m, drop).x;  // below 2^25
+  if (kept == 0u) { return bitcast<f32>(sign); }
+  // The value is kept * 2^(exponent - 52 + drop).
+  let top = firstLeadingBit(kept);
+  let e32 = i32(top) + exponent - 52 + i32(drop);
+  if (e32 > 127) { return bitcast<f32>(sign | 0x7f800000u); }
+  if (e32 >= -126) {
+    var mantissa = kept;
+    if (top > 23u) { mantissa = kept >> (top - 23u); } else { mantissa = kept << (23u - top); }
+    return bitcast<f32>(sign | (u32(e32 + 127) << 23u) | (mantissa & 0x7fffffu));
+  }
+  // An f32 subnormal: kept was rounded at its last place, 2^-149.
+  return bitcast<f32>(sign | (kept << u32(exponent - 52 + i32(drop) + 149)));
 }
 // Truncation toward zero of a float given as (magnitude bits m with `fraction_bits` below the
 // point, unbiased exponent e): the integer part's magnitude, or all ones when it needs 64 bits.
