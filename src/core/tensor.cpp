@@ -6,6 +6,7 @@
 
 #include "core/env.h"
 #include "core/status.h"
+#include "layout/element_type.h"
 
 using devtensor::Error;
 using devtensor::Guarded;
@@ -60,15 +61,7 @@ DtStatus* Storage::Allocate(const DtDevice* device, size_t bytes, std::shared_pt
   return nullptr;
 }
 
-size_t ElementSize(DtElementType type) {
-  switch (type) {
-    case DT_UINT8: case DT_INT8: case DT_BOOL: return 1;
-    case DT_UINT16: case DT_INT16: case DT_FLOAT16: case DT_BFLOAT16: return 2;
-    case DT_FLOAT: case DT_INT32: case DT_UINT32: return 4;
-    case DT_INT64: case DT_DOUBLE: case DT_UINT64: return 8;
-  }
-  return 0;
-}
+size_t ElementSize(DtElementType type) { return ElementTypeSize(type); }
 
 DtTensorRef MakeTensorRef(const Storage& storage, const Layout& layout, DtElementType type) {
   DtTensorRef ref{};
@@ -159,24 +152,7 @@ extern "C" {
 
 size_t DtGetElementSize(DtElementType type) { return ElementSize(type); }
 
-const char* DtGetElementTypeName(DtElementType type) {
-  switch (type) {
-    case DT_FLOAT: return "float";
-    case DT_UINT8: return "uint8";
-    case DT_INT8: return "int8";
-    case DT_UINT16: return "uint16";
-    case DT_INT16: return "int16";
-    case DT_INT32: return "int32";
-    case DT_INT64: return "int64";
-    case DT_BOOL: return "bool";
-    case DT_FLOAT16: return "float16";
-    case DT_DOUBLE: return "double";
-    case DT_UINT32: return "uint32";
-    case DT_UINT64: return "uint64";
-    case DT_BFLOAT16: return "bfloat16";
-  }
-  return "unknown";
-}
+const char* DtGetElementTypeName(DtElementType type) { return ElementTypeName(type); }
 
 DtStatus* DtCreateTensor(DtEnv* env, const DtDevice* device, DtElementType type,
                          const int64_t* shape, size_t rank, DtValue** tensor) {

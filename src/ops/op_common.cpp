@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "layout/element_type.h"
 #include "layout/layout.h"
 
 namespace devtensor::ops {
@@ -29,24 +30,7 @@ bool SameShape(const TensorView& view, const int64_t* shape, size_t rank) {
   return view.rank == rank && std::equal(shape, shape + rank, view.shape);
 }
 
-size_t ElementBytes(DtElementType type) {
-  switch (type) {
-    case DT_UINT8:
-    case DT_INT8:
-    case DT_BOOL: return 1;
-    case DT_UINT16:
-    case DT_INT16:
-    case DT_FLOAT16:
-    case DT_BFLOAT16: return 2;
-    case DT_FLOAT:
-    case DT_INT32:
-    case DT_UINT32: return 4;
-    case DT_INT64:
-    case DT_DOUBLE:
-    case DT_UINT64: return 8;
-  }
-  return 0;
-}
+size_t ElementBytes(DtElementType type) { return ElementTypeSize(type); }
 
 bool IsKnownType(DtElementType type) { return ElementBytes(type) != 0; }
 bool IsNumeric(DtElementType type) { return IsKnownType(type) && type != DT_BOOL; }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "layout/element_type.h"
 #include "providers/webgpu/copy_kernel.h"
 
 namespace devtensor::webgpu {
@@ -451,32 +452,13 @@ class OpBuilder {
     // output's.
     const DtElementType type =
         call_.num_inputs > 0 ? call_.inputs[0]->element_type : call_.outputs[0]->element_type;
-    std::string message = std::string(call_.op_type) + " on " + DtGetElementTypeNameFor(type) +
+    std::string message = std::string(call_.op_type) + " on " + ElementTypeName(type) +
                           " on WebGPU:" + std::to_string(call_.device_id) + ": " + why;
     return context_.host()->CreateStatus(DT_NOT_SUPPORTED, message.c_str());
   }
   DtStatus* Fail(DtErrorCode code, const std::string& why) {
     std::string message = std::string(call_.op_type) + ": " + why;
     return context_.host()->CreateStatus(code, message.c_str());
-  }
-
-  static const char* DtGetElementTypeNameFor(DtElementType type) {
-    switch (type) {
-      case DT_FLOAT: return "float";
-      case DT_UINT8: return "uint8";
-      case DT_INT8: return "int8";
-      case DT_UINT16: return "uint16";
-      case DT_INT16: return "int16";
-      case DT_INT32: return "int32";
-      case DT_INT64: return "int64";
-      case DT_BOOL: return "bool";
-      case DT_FLOAT16: return "float16";
-      case DT_DOUBLE: return "double";
-      case DT_UINT32: return "uint32";
-      case DT_UINT64: return "uint64";
-      case DT_BFLOAT16: return "bfloat16";
-    }
-    return "unknown";
   }
 
   // Binds the output (slot 0). Must come first: inputs are compared with it.
@@ -714,7 +696,7 @@ DtStatus* Elementwise(OpBuilder& b, const DtOpCall& call) {
   } else if (op == "Cast") {
     const DtElementType from = used[0].element_type;
     const std::string converted = Convert(from, out.element_type, FromBits(from, a1));
-    if (converted.empty()) return b.NotSupported(std::string("Cast from ") + OpBuilder::DtGetElementTypeNameFor(from));
+    if (converted.empty()) return b.NotSupported(std::string("Cast from ") + ElementTypeName(from));
     code += "  " + Store(out.element_type, out_type.size, out_address, converted) + "\n}\n";
   } else {
     const char* symbol = op == "Add" ? "+" : op == "Sub" ? "-" : op == "Mul" ? "*" : "/";
