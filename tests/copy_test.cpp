@@ -93,25 +93,6 @@ void ReferenceCopy(const std::vector<uint8_t>& src, const Placement& from,
   }
 }
 
-// Byte-for-byte equality, reporting how many bytes differ and the first one.
-::testing::AssertionResult SameBytes(const std::vector<uint8_t>& actual,
-                                     const std::vector<uint8_t>& expected) {
-  if (actual.size() != expected.size()) {
-    return ::testing::AssertionFailure() << "sizes " << actual.size() << " and " << expected.size();
-  }
-  size_t differ = 0, first = 0;
-  for (size_t i = actual.size(); i-- > 0;) {
-    if (actual[i] != expected[i]) {
-      ++differ;
-      first = i;
-    }
-  }
-  if (differ == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << differ << " of " << actual.size() << " bytes differ; first at byte " << first << ": 0x"
-         << std::hex << int(actual[first]) << " instead of 0x" << int(expected[first]);
-}
-
 bool AllSentinel(const std::vector<uint8_t>& bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == kSentinel; });
 }

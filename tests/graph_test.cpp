@@ -26,26 +26,6 @@ using namespace devtensor_test;
 using devtensor::Device;
 using devtensor::Tensor;
 
-// Byte-for-byte equality, reporting how many bytes differ and the first one.
-::testing::AssertionResult SameBytes(const std::vector<uint8_t>& actual,
-                                     const std::vector<uint8_t>& expected) {
-  if (actual.size() != expected.size()) {
-    return ::testing::AssertionFailure() << "sizes " << actual.size() << " and " << expected.size();
-  }
-  size_t differ = 0, first = 0;
-  for (size_t i = actual.size(); i-- > 0;) {
-    if (actual[i] != expected[i]) {
-      ++differ;
-      first = i;
-    }
-  }
-  if (differ == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << differ << " of " << actual.size()
-                                       << " bytes differ; first at byte " << first << ": "
-                                       << int(actual[first]) << " instead of "
-                                       << int(expected[first]);
-}
-
 DtAttribute Int(const char* name, int64_t value) { return devtensor::IntAttribute(name, value); }
 
 // ---- Views in one GPU buffer ----------------------------------------------------------------------

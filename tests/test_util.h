@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <iterator>
 #include <random>
@@ -139,6 +140,26 @@ inline std::string Text(const Shape& shape) {
   std::string text = "[";
   for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
   return text + "]";
+}
+
+// Byte-for-byte equality, reporting how many bytes differ and the first one.
+inline ::testing::AssertionResult SameBytes(const std::vector<uint8_t>& actual,
+                                     const std::vector<uint8_t>& expected) {
+  if (actual.size() != expected.size()) {
+    return ::testing::AssertionFailure() << "sizes " << actual.size() << " and " << expected.size();
+  }
+  size_t differ = 0, first = 0;
+  for (size_t i = actual.size(); i-- > 0;) {
+    if (actual[i] != expected[i]) {
+      ++differ;
+      first = i;
+    }
+  }
+  if (differ == 0) return ::testing::AssertionSuccess();
+  char bytes[48];
+  std::snprintf(bytes, sizeof bytes, "0x%02x instead of 0x%02x", actual[first], expected[first]);
+  return ::testing::AssertionFailure() << differ << " of " << actual.size()
+                                       << " bytes differ; first at byte " << first << ": " << bytes;
 }
 
 // An env and its CPU device for one test.

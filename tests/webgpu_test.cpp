@@ -135,26 +135,6 @@ void ReferenceCopy(const std::vector<uint8_t>& src, const Placement& from,
   }
 }
 
-// Byte-for-byte equality, reporting how many bytes differ and the first one.
-::testing::AssertionResult SameBytes(const std::vector<uint8_t>& actual,
-                                     const std::vector<uint8_t>& expected) {
-  if (actual.size() != expected.size()) {
-    return ::testing::AssertionFailure() << "sizes " << actual.size() << " and " << expected.size();
-  }
-  size_t differ = 0, first = 0;
-  for (size_t i = actual.size(); i-- > 0;) {
-    if (actual[i] != expected[i]) {
-      ++differ;
-      first = i;
-    }
-  }
-  if (differ == 0) return ::testing::AssertionSuccess();
-  char bytes[48];
-  std::snprintf(bytes, sizeof bytes, "0x%02x instead of 0x%02x", actual[first], expected[first]);
-  return ::testing::AssertionFailure() << differ << " of " << actual.size()
-                                       << " bytes differ; first at byte " << first << ": " << bytes;
-}
-
 std::vector<uint8_t> Sentinels(size_t n) { return std::vector<uint8_t>(n, kSentinel); }
 
 DtStatus* CopyOne(DtEnv* env, const DtValue* src, DtValue* dst, DtStream* stream = nullptr) {
