@@ -44,6 +44,16 @@ DtStatus* ContextFor(ProviderState* state, int32_t device_id, std::shared_ptr<Co
   return nullptr;
 }
 
+// The context work runs on: the stream's, or device `device_id`'s for work without a stream.
+DtStatus* ContextForWork(ProviderState* state, int32_t device_id, Stream* stream,
+                         std::shared_ptr<Context>* out) {
+  if (stream != nullptr) {
+    *out = stream->context;
+    return nullptr;
+  }
+  return ContextFor(state, device_id, out);
+}
+
 template <typename Body>
 DtStatus* Guard(const DtHostApi* host, Body&& body) noexcept {
   try {
@@ -112,11 +122,7 @@ DtStatus* CopyTensors(void* self, const DtCopyPair* pairs, size_t count) {
       }
       auto* stream = static_cast<Stream*>(pairs[begin].stream);
       std::shared_ptr<Context> context;
-      if (stream != nullptr) {
-        context = stream->context;
-      } else if (DtStatus* s = ContextFor(state, device, &context)) {
-        return s;
-      }
+      if (DtStatus* s = ContextForWork(state, device, stream, &context)) return s;
       if (DtStatus* s = CopyBatch(*context, pairs + begin, end - begin, stream)) return s;
       begin = end;
     }
@@ -146,11 +152,7 @@ DtStatus* ZeroTensor(void* self, const DtTensorRef* tensor, void* stream_handle)
   return Guard(state->host, [&]() -> DtStatus* {
     auto* stream = static_cast<Stream*>(stream_handle);
     std::shared_ptr<Context> context;
-    if (stream != nullptr) {
-      context = stream->context;
-    } else if (DtStatus* s = ContextFor(state, tensor->device_id, &context)) {
-      return s;
-    }
+    if (DtStatus* s = ContextForWork(state, tensor->device_id, stream, &context)) return s;
     return ZeroView(*context, *tensor, stream);
   });
 }
@@ -280,11 +282,7 @@ DtStatus* RunOp(void* self, const DtOpCall* call, void* stream_handle) {
   return Guard(state->host, [&]() -> DtStatus* {
     auto* stream = static_cast<Stream*>(stream_handle);
     std::shared_ptr<Context> context;
-    if (stream != nullptr) {
-      context = stream->context;
-    } else if (DtStatus* s = ContextFor(state, call->device_id, &context)) {
-      return s;
-    }
+    if (DtStatus* s = ContextForWork(state, call->device_id, stream, &context)) return s;
     std::lock_guard<std::recursive_mutex> lock(context->mutex());
     if (DtStatus* s = context->CheckAlive()) return s;
     auto list = std::make_unique<CommandList>(*context);
