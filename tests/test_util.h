@@ -142,6 +142,47 @@ inline std::string Text(const Shape& shape) {
   return text + "]";
 }
 
+// A view into a byte buffer: a row-major `parent` of `element_size`-byte elements starting
+// `parent_offset` bytes into the buffer, and the view parent[start[0] : start[0] + shape[0], ...].
+// `tail` bytes follow the parent.
+struct Placement {
+  Shape parent, start, shape;
+  size_t element_size = 1;
+  size_t parent_offset = 0;
+  size_t tail = 0;
+
+  size_t BufferBytes() const { return parent_offset + Product(parent) * element_size + tail; }
+  bool Dense() const { return parent == shape; }
+
+  // Byte offsets in the buffer of the view's elements, in row-major order of the view.
+  std::vector<size_t> ByteOffsets() const {
+    const Shape strides = RowMajorStrides(parent);
+    std::vector<size_t> offsets;
+    for (int64_t flat = 0; flat < Product(shape); ++flat) {
+      int64_t rest = flat, element = 0;
+      for (size_t i = shape.size(); i-- > 0;) {
+        element += (start[i] + rest % shape[i]) * strides[i];
+        rest /= shape[i];
+      }
+      offsets.push_back(parent_offset + static_cast<size_t>(element) * element_size);
+    }
+    return offsets;
+  }
+
+  std::string Describe() const {
+    return "view " + Text(shape) + " at " + Text(start) + " of parent " + Text(parent) + " of " +
+           std::to_string(element_size) + "-byte elements at byte " +
+           std::to_string(parent_offset) + " of " + std::to_string(BufferBytes());
+  }
+};
+
+// The whole parent is the view: a dense tensor `pad_elements` into the buffer.
+inline Placement DensePlacement(const Shape& shape, size_t element_size, size_t pad_elements,
+                         size_t tail) {
+  return Placement{shape,        Shape(shape.size(), 0),      shape,
+                   element_size, pad_elements * element_size, tail};
+}
+
 // Byte-for-byte equality, reporting how many bytes differ and the first one.
 inline ::testing::AssertionResult SameBytes(const std::vector<uint8_t>& actual,
                                      const std::vector<uint8_t>& expected) {
