@@ -66,10 +66,12 @@ struct ScratchRef {
 
 class Batch {
  public:
-  // `recording`: the work goes into a graph and runs later, maybe many times, so uploads are
-  // staged (never written straight into a tensor) and read host memory at each run.
-  Batch(Context& context, bool recording)
-      : context_(context), api_(context.api()), recording_(recording) {}
+  // When the work runs: now; queued on a stream until it flushes (uploads are staged and their
+  // host data copied now); or recorded into a graph, maybe run many times (uploads are staged and
+  // read host memory at each run). Staged uploads never write straight into a tensor, because
+  // queue writes run before every command of the submit that follows them.
+  enum class When { kNow, kQueued, kRecorded };
+  Batch(Context& context, When when) : context_(context), api_(context.api()), when_(when) {}
 
   DtStatus* Plan(const DtCopyPair& pair);
   DtStatus* PlanZero(const DtTensorRef& tensor);
@@ -99,7 +101,7 @@ class Batch {
 
   Context& context_;
   const wgpu::Api& api_;
-  const bool recording_;
+  const When when_;
   std::vector<Command> commands_;
   std::vector<Write> writes_;
   std::vector<std::vector<uint8_t>> host_copies_;
@@ -147,10 +149,10 @@ DtStatus* Batch::AddKernel(KernelJob job, Scratch src, Scratch dst) {
 DtStatus* Batch::PlanUpload(const DtTensorRef& src, const DtTensorRef& dst) {
   size_t bytes = Elements(src) * src.element_size;
   // A recording reads host memory at each replay, so it cannot pack it now.
-  const bool pack_later = recording_ && !(Contiguous(src) && bytes % 4 == 0);
+  const bool pack_later = when_ == When::kRecorded && !(Contiguous(src) && bytes % 4 == 0);
   const uint8_t* data = pack_later ? nullptr : Packed(src, &bytes);
   wgpu::Buffer buffer = BufferOf(dst);
-  if (WordAligned(dst) && !Touched(buffer) && !recording_) {
+  if (WordAligned(dst) && !Touched(buffer) && when_ == When::kNow) {
     // Nothing earlier in this batch uses the buffer: the queue's own write is exact and in order.
     writes_.push_back({buffer, dst.byte_offset, data, bytes});
     return nullptr;
@@ -281,7 +283,7 @@ DtStatus* Batch::Record(CommandList& list) {
     if (write.host != nullptr) {
       list.WritePacked(buffer, write.offset, *write.host, write.size);
     } else {
-      list.Write(buffer, write.offset, write.data, write.size, false);
+      list.Write(buffer, write.offset, write.data, write.size, when_ == When::kQueued);
     }
   }
   size_t i = 0;
@@ -359,9 +361,26 @@ DtStatus* FinishDownload(Context& context, Download& download) {
   return status;
 }
 
-// Finishes a stream's downloads in order; the first error is reported, all are finished.
+// Submits a stream's queued work as one submit and starts mapping its downloads.
+DtStatus* Flush(Context& context, Stream& stream) {
+  if (stream.queued.empty() && stream.unmapped.empty()) return nullptr;
+  const wgpu::Api& api = context.api();
+  wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context.device(), nullptr);
+  for (const auto& list : stream.queued) list->Execute(encoder);
+  context.Submit(encoder);
+  stream.queued.clear();  // submitted: their buffers may go back to the pools
+  for (auto& download : stream.unmapped) {
+    StartMap(api, *download);
+    stream.downloads.push_back(std::move(download));
+  }
+  stream.unmapped.clear();
+  return context.TakeErrors();
+}
+
+// Finishes a stream's downloads in order (flushing its queued work first); the first error is
+// reported, all are finished.
 DtStatus* FinishDownloads(Context& context, Stream& stream) {
-  DtStatus* first = nullptr;
+  DtStatus* first = Flush(context, stream);
   for (auto& download : stream.downloads) {
     DtStatus* status = FinishDownload(context, *download);
     if (first == nullptr) {
@@ -416,6 +435,23 @@ Download::~Download() {
   }
 }
 
+Stream::~Stream() {
+  if (context == nullptr) return;
+  // Queued lists give their buffers back to the pools: under the context's lock.
+  std::lock_guard<std::recursive_mutex> lock(context->mutex());
+  queued.clear();
+  for (const auto& download : unmapped) {  // never submitted: the read-back buffer is unused
+    if (download->owned) {
+      context->Recycle(download->readback, download->capacity,
+                       wgpu::usage::kMapRead | wgpu::usage::kCopyDst);
+      download->readback = nullptr;
+    }
+  }
+  unmapped.clear();
+  downloads.clear();
+  recording.reset();
+}
+
 Graph::~Graph() {
   std::lock_guard<std::recursive_mutex> lock(context->mutex());
   lists.clear();
@@ -433,6 +469,12 @@ DtStatus* Execute(Context& context, std::unique_ptr<CommandList> list,
     stream->recording->lists.push_back(std::move(list));
     return nullptr;
   }
+  if (stream != nullptr) {  // a step's work goes in one submit, at the stream's next flush
+    stream->queued.push_back(std::move(list));
+    if (download) stream->unmapped.push_back(std::move(download));
+    stream->has_work = true;
+    return nullptr;
+  }
   const wgpu::Api& api = context.api();
   wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context.device(), nullptr);
   list->Execute(encoder);
@@ -440,11 +482,6 @@ DtStatus* Execute(Context& context, std::unique_ptr<CommandList> list,
   context.Submit(encoder);
   list.reset();  // submitted: its buffers may go back to the pools
   if (download) StartMap(api, *download);
-  if (stream != nullptr) {
-    stream->has_work = true;
-    if (download) stream->downloads.push_back(std::move(download));
-    return context.TakeErrors();
-  }
   if (download) {
     if (DtStatus* s = FinishDownload(context, *download)) return s;
     return context.TakeErrors();
@@ -487,7 +524,7 @@ std::pair<const uint8_t*, const uint8_t*> HostSpan(const DtTensorRef& t) {
 DtStatus* CheckBatch(Context& context, const DtCopyPair* pairs, size_t count) {
   std::lock_guard<std::recursive_mutex> lock(context.mutex());
   if (DtStatus* s = context.CheckAlive()) return s;
-  Batch check(context, false);
+  Batch check(context, Batch::When::kNow);
   for (size_t i = 0; i < count; ++i) {
     if (DtStatus* s = check.Plan(pairs[i])) return s;
   }
@@ -500,7 +537,7 @@ DtStatus* CopyBatch(Context& context, const DtCopyPair* pairs, size_t count, Str
   const bool recording = stream != nullptr && stream->recording != nullptr;
   {
     // Every pair is planned once before anything runs, so that a bad one writes nothing.
-    Batch check(context, recording);
+    Batch check(context, Batch::When::kNow);
     for (size_t i = 0; i < count; ++i) {
       if (DtStatus* s = check.Plan(pairs[i])) return s;
     }
@@ -510,12 +547,16 @@ DtStatus* CopyBatch(Context& context, const DtCopyPair* pairs, size_t count, Str
   const bool reads_host = std::any_of(pairs, pairs + count, [](const DtCopyPair& pair) {
     return pair.src->device_type == DT_DEVICE_CPU;
   });
-  if (!recording && reads_host && stream != nullptr && !stream->downloads.empty()) {
+  if (!recording && reads_host && stream != nullptr &&
+      (!stream->downloads.empty() || !stream->unmapped.empty())) {
     if (DtStatus* s = FinishDownloads(context, *stream)) return s;
   }
   // An upload reads host memory when it is planned; if an earlier download of this call writes
   // that memory, the work before it runs (and its downloads land) first.
-  auto batch = std::make_unique<Batch>(context, recording);
+  const Batch::When when = recording ? Batch::When::kRecorded
+                           : stream != nullptr ? Batch::When::kQueued
+                                               : Batch::When::kNow;
+  auto batch = std::make_unique<Batch>(context, when);
   std::vector<std::pair<const uint8_t*, const uint8_t*>> downloaded;
   for (size_t i = 0; i < count; ++i) {
     const DtTensorRef& src = *pairs[i].src;
@@ -535,7 +576,7 @@ DtStatus* CopyBatch(Context& context, const DtCopyPair* pairs, size_t count, Str
         if (stream != nullptr) {
           if (DtStatus* s = FinishDownloads(context, *stream)) return s;
         }
-        batch = std::make_unique<Batch>(context, recording);
+        batch = std::make_unique<Batch>(context, when);
         downloaded.clear();
       }
     }
@@ -548,7 +589,9 @@ DtStatus* CopyBatch(Context& context, const DtCopyPair* pairs, size_t count, Str
 DtStatus* ZeroView(Context& context, const DtTensorRef& tensor, Stream* stream) {
   std::lock_guard<std::recursive_mutex> lock(context.mutex());
   if (DtStatus* s = context.CheckAlive()) return s;
-  Batch batch(context, stream != nullptr && stream->recording != nullptr);
+  Batch batch(context, stream == nullptr           ? Batch::When::kNow
+                       : stream->recording != nullptr ? Batch::When::kRecorded
+                                                    : Batch::When::kQueued);
   if (DtStatus* s = batch.PlanZero(tensor)) return s;
   return batch.Run(stream);
 }

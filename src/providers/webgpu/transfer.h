@@ -45,14 +45,18 @@ struct Graph {
   ~Graph();
 };
 
-// A WebGPU stream: work is submitted as it is issued (the queue keeps it in order) and the calls
-// return at once; downloads finish, and errors are reported, at Synchronize. While `recording`
-// is set, work is recorded into it instead.
+// A WebGPU stream: work is queued as it is issued and the calls return at once; the queued work
+// goes to the GPU as one submit when the stream is synchronised (or when later work needs it:
+// an upload of host memory a queued download fills, a graph replay); downloads finish, and errors
+// are reported, at Synchronize. While `recording` is set, work is recorded into it instead.
 struct Stream {
   std::shared_ptr<Context> context;
-  std::vector<std::shared_ptr<Download>> downloads;  // pending
+  std::vector<std::unique_ptr<CommandList>> queued;    // not yet submitted, in order
+  std::vector<std::shared_ptr<Download>> unmapped;     // downloads of the queued work
+  std::vector<std::shared_ptr<Download>> downloads;    // submitted, mapping
   bool has_work = false;
   std::unique_ptr<Graph> recording;
+  ~Stream();
 };
 
 // Copies pairs whose WebGPU sides all live on `context`'s device. With `stream` null the call
