@@ -25,41 +25,8 @@ namespace {
 using namespace devtensor_test;
 
 
-struct ValueDeleter {
-  void operator()(DtValue* value) const { DtReleaseValue(value); }
-};
-using Value = std::unique_ptr<DtValue, ValueDeleter>;
 
 // ---- Where a view's elements are, computed independently of the library ------------------------
-
-// The whole parent is the view: a dense tensor `pad_elements` into the buffer.
-Placement Dense(const Shape& shape, size_t element_size, size_t pad_elements, size_t tail) {
-  return Placement{shape,        Shape(shape.size(), 0),      shape,
-                   element_size, pad_elements * element_size, tail};
-}
-
-// The parent is longer than the view along random axes (always at least one), and the view starts
-// at a random place along each: strided, with gaps wherever an inner axis is longer.
-Placement Strided(Random& random, const Shape& shape, size_t element_size) {
-  Placement p = Dense(shape, element_size, random.Between(1, 4), random.Between(1, 16));
-  const size_t forced = random.Between(0, shape.size() - 1);
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i != forced && random.Between(0, 1) == 0) continue;
-    const int64_t extra = random.Between(1, 3);
-    p.parent[i] += extra;
-    p.start[i] = random.Between(0, extra);
-  }
-  return p;
-}
-
-// dst[element k of `to`] = src[element k of `from`], for every k: the reference copy.
-void ReferenceCopy(const std::vector<uint8_t>& src, const Placement& from,
-                   std::vector<uint8_t>* dst, const Placement& to) {
-  const std::vector<size_t> a = from.ByteOffsets(), b = to.ByteOffsets();
-  for (size_t k = 0; k < a.size(); ++k) {
-    std::memcpy(dst->data() + b[k], src.data() + a[k], from.element_size);
-  }
-}
 
 bool AllSentinel(const std::vector<uint8_t>& bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == kSentinel; });
@@ -79,24 +46,6 @@ Value Wrap(DtEnv* env, const DtDevice* device, std::vector<uint8_t>& buffer, siz
   devtensor::Check(DtCreateTensorWithData(env, device, buffer.data(), buffer.size(), byte_offset,
                                           type, shape.data(), shape.size(), &out));
   return Value(out);
-}
-
-Value View(const DtValue* base, size_t byte_offset, DtElementType type, const Shape& shape) {
-  DtValue* out = nullptr;
-  devtensor::Check(DtCreateTensorView(base, byte_offset, type, shape.data(), shape.size(), &out));
-  return Value(out);
-}
-
-Value Slice(const DtValue* base, size_t axis, int64_t start, int64_t length) {
-  DtValue* out = nullptr;
-  devtensor::Check(DtSliceTensor(base, axis, start, length, &out));
-  return Value(out);
-}
-
-uint8_t* DataOf(const DtValue* tensor) {
-  void* data = nullptr;
-  devtensor::Check(DtGetTensorData(tensor, &data));
-  return static_cast<uint8_t*>(data);
 }
 
 // The library's view of placement `p` over `buffer`: the parent wrapped, then sliced along every
@@ -145,7 +94,7 @@ std::unique_ptr<GuardedTensor> Guarded(DtEnv* env, const DtDevice* cpu, Random& 
                                        DtElementType type, const Shape& shape,
                                        const std::vector<uint8_t>& values) {
   auto g = std::make_unique<GuardedTensor>();
-  g->place = Dense(shape, SizeOf(type), random.Between(1, 4), random.Between(1, 16));
+  g->place = DensePlacement(shape, SizeOf(type), random.Between(1, 4), random.Between(1, 16));
   g->buffer.assign(g->place.BufferBytes(), kSentinel);
   std::copy(values.begin(), values.end(), g->buffer.begin() + g->place.parent_offset);
   g->tensor = Wrap(env, cpu, g->buffer, g->place.parent_offset, type, shape);
@@ -177,10 +126,10 @@ std::unique_ptr<CopyTrial> MakeTrial(DtEnv* env, const DtDevice* cpu, Random& ra
   t->type = RandomType(random);
   const size_t size = SizeOf(t->type);
   const Shape shape = RandomShape(random, 1, 5);
-  t->from = src_strided ? Strided(random, shape, size)
-                        : Dense(shape, size, random.Between(0, 3), random.Between(0, 8));
-  t->to = dst_strided ? Strided(random, shape, size)
-                      : Dense(shape, size, random.Between(1, 4), random.Between(1, 16));
+  t->from = src_strided ? StridedPlacement(random, shape, size)
+                        : DensePlacement(shape, size, random.Between(0, 3), random.Between(0, 8));
+  t->to = dst_strided ? StridedPlacement(random, shape, size)
+                      : DensePlacement(shape, size, random.Between(1, 4), random.Between(1, 16));
   t->src_buffer = RandomData(random, t->type, t->from.BufferBytes());
   t->dst_buffer.assign(t->to.BufferBytes(), kSentinel);
   t->src = MakeView(env, cpu, t->src_buffer, t->from, t->type);
@@ -233,7 +182,7 @@ TEST_F(CopyContiguous, EveryElementTypeIntoGuardedBuffers) {
       // Ranks 0..3; now and then an empty tensor.
       Shape shape(random.Between(0, 3));
       for (int64_t& d : shape) d = random.Between(random.Between(0, 9) == 0 ? 0 : 1, 20);
-      const Placement to = Dense(shape, size, random.Between(1, 8), random.Between(1, 32));
+      const Placement to = DensePlacement(shape, size, random.Between(1, 8), random.Between(1, 32));
       SCOPED_TRACE(std::string(DtGetElementTypeName(type)) + " " + Text(shape));
       std::vector<uint8_t> values;
       Value src = RandomTensor(env_, cpu_, random, type, shape, &values);
@@ -284,7 +233,7 @@ TEST_F(CopyKvCache, AppendOneTokenLeavesTheRestOfTheCache) {
     const int64_t max_len = random.Between(2, 64), dim = 8 * random.Between(1, 16);
     const Shape shape = {layers, heads, max_len, dim};
     SCOPED_TRACE("cache " + Text(shape));
-    const Placement cache_place = Dense(shape, 2, random.Between(1, 4), random.Between(1, 16));
+    const Placement cache_place = DensePlacement(shape, 2, random.Between(1, 4), random.Between(1, 16));
     std::vector<uint8_t> buffer(cache_place.BufferBytes(), kSentinel);
     const std::vector<uint8_t> old = RandomBytes(random, Product(shape) * 2);
     std::copy(old.begin(), old.end(), buffer.begin() + cache_place.parent_offset);
@@ -377,7 +326,7 @@ TEST_F(CopyBatch, LaterPairReadsAStridedWriteOfAnEarlierPair) {
     Value matrix = RandomTensor(env_, cpu_, random, type, {rows, cols}, &m0);
     Value column_src = RandomTensor(env_, cpu_, random, type, {rows, width}, &s0);
     Value columns = Slice(matrix.get(), 1, c0, width);
-    const Placement out = Dense({rows, cols}, size, 2, 8);
+    const Placement out = DensePlacement({rows, cols}, size, 2, 8);
     std::vector<uint8_t> out_buffer(out.BufferBytes(), kSentinel);
     Value whole = Wrap(env_, cpu_, out_buffer, out.parent_offset, type, {rows, cols});
     // Pair 0 writes columns c0 .. c0 + width of the matrix; pair 1 copies the whole matrix out.
@@ -386,7 +335,7 @@ TEST_F(CopyBatch, LaterPairReadsAStridedWriteOfAnEarlierPair) {
     DT_ASSERT_OK(DtCopyTensors(env_, src, dst, 2, nullptr));
 
     std::vector<uint8_t> matrix_now = m0;
-    ReferenceCopy(s0, Dense({rows, width}, size, 0, 0), &matrix_now,
+    ReferenceCopy(s0, DensePlacement({rows, width}, size, 0, 0), &matrix_now,
                   Placement{{rows, cols}, {0, c0}, {rows, width}, size, 0, 0});
     std::vector<uint8_t> expected(out.BufferBytes(), kSentinel);
     std::copy(matrix_now.begin(), matrix_now.end(), expected.begin() + out.parent_offset);
@@ -534,7 +483,7 @@ TEST_F(CopyBatch, InterleavedDisjointDestinationsAreAccepted) {
     Shape parent = RandomShape(random, 2, 4);
     const size_t axis = random.Between(1, parent.size() - 1);  // an inner axis: blocks interleave
     parent[axis] = random.Between(2, 8);
-    const Placement whole = Dense(parent, size, random.Between(1, 3), random.Between(1, 8));
+    const Placement whole = DensePlacement(parent, size, random.Between(1, 3), random.Between(1, 8));
     SCOPED_TRACE(std::string(DtGetElementTypeName(type)) + " " + Text(parent) + " split on axis " +
                  std::to_string(axis));
     std::vector<uint8_t> buffer(whole.BufferBytes(), kSentinel);
@@ -565,7 +514,7 @@ TEST_F(CopyBatch, InterleavedDisjointDestinationsAreAccepted) {
       dsts.push_back(Slice(matrix.get(), axis, piece.start[axis], piece.shape[axis]));
       src.push_back(srcs.back().get());
       dst.push_back(dsts.back().get());
-      ReferenceCopy(values, Dense(piece.shape, size, 0, 0), &expected, piece);
+      ReferenceCopy(values, DensePlacement(piece.shape, size, 0, 0), &expected, piece);
     }
     DT_ASSERT_OK(DtCopyTensors(env_, src.data(), dst.data(), src.size(), nullptr));
     ASSERT_TRUE(SameBytes(buffer, expected));
@@ -613,7 +562,7 @@ TEST_F(CopySameBuffer, ShiftingARowByOneToKElements) {
     const DtElementType type = RandomType(random);
     const size_t size = SizeOf(type);
     const int64_t n = random.Between(16, 128);
-    const Placement row = Dense({n}, size, random.Between(1, 4), random.Between(1, 16));
+    const Placement row = DensePlacement({n}, size, random.Between(1, 4), random.Between(1, 16));
     for (int64_t k = 1; k <= 8; ++k) {
       for (bool right : {true, false}) {
         SCOPED_TRACE(std::string(DtGetElementTypeName(type)) + " row of " + std::to_string(n) +
@@ -652,7 +601,7 @@ TEST_F(CopySameBuffer, OverlappingStridedViewsOfOneParent) {
     const size_t size = SizeOf(type);
     const Shape parent = RandomShape(random, 1, 4);
     // Views a little smaller than the parent at nearby starts: mostly overlapping, all strided.
-    Placement src_place = Dense(parent, size, random.Between(1, 4), random.Between(1, 16));
+    Placement src_place = DensePlacement(parent, size, random.Between(1, 4), random.Between(1, 16));
     Placement dst_place = src_place;
     for (size_t i = 0; i < parent.size(); ++i) {
       const int64_t length = parent[i] - random.Between(0, std::min<int64_t>(2, parent[i] - 1));
@@ -742,7 +691,7 @@ TEST_F(ZeroTensor, StridedSliceLeavesTheGaps) {
   SCOPED_TRACE(random.trace());
   for (int trial = 0; trial < 200; ++trial) {
     const DtElementType type = RandomType(random);
-    const Placement p = Strided(random, RandomShape(random, 1, 5), SizeOf(type));
+    const Placement p = StridedPlacement(random, RandomShape(random, 1, 5), SizeOf(type));
     SCOPED_TRACE(p.Describe());
     std::vector<uint8_t> buffer = RandomData(random, type, p.BufferBytes());
     Value view = MakeView(env_, cpu_, buffer, p, type);
@@ -801,7 +750,7 @@ TEST_F(CopyStream, CopiesAndZeroesGiveTheSameResults) {
     }
     // And a strided zeroing.
     const DtElementType type = RandomType(random);
-    const Placement p = Strided(random, RandomShape(random, 1, 4), SizeOf(type));
+    const Placement p = StridedPlacement(random, RandomShape(random, 1, 4), SizeOf(type));
     std::vector<uint8_t> buffer = RandomData(random, type, p.BufferBytes());
     Value view = MakeView(env_, cpu_, buffer, p, type);
     std::vector<uint8_t> expected = buffer;
@@ -846,10 +795,10 @@ TEST_F(CopyStream, ReleasingTensorsBeforeSynchronizeIsSafe) {
     const DtElementType type = RandomType(random);
     const size_t size = SizeOf(type);
     const Shape parent = RandomShape(random, 2, 4);
-    Placement from = Dense(parent, size, 0, 0);
+    Placement from = DensePlacement(parent, size, 0, 0);
     from.shape[1] = random.Between(1, parent[1]);
     from.start[1] = random.Between(0, parent[1] - from.shape[1]);
-    const Placement to = Strided(random, from.shape, size);
+    const Placement to = StridedPlacement(random, from.shape, size);
     SCOPED_TRACE(from.Describe() + " to " + to.Describe());
 
     std::vector<uint8_t> values;
@@ -914,12 +863,12 @@ TEST_F(CopyThreads, EightThreadsCopyFromOneSharedSource) {
   OnThreads(random, [&](int thread, Random& mine) {
     for (int trial = 0; trial < 300; ++trial) {
       // A random block of the shared source into a strided destination of this thread.
-      Placement from = Dense(parent, 4, 0, 0);
+      Placement from = DensePlacement(parent, 4, 0, 0);
       for (size_t i = 0; i < 2; ++i) {
         from.shape[i] = mine.Between(1, parent[i]);
         from.start[i] = mine.Between(0, parent[i] - from.shape[i]);
       }
-      const Placement to = Strided(mine, from.shape, 4);
+      const Placement to = StridedPlacement(mine, from.shape, 4);
       Value rows = Slice(shared.get(), 0, from.start[0], from.shape[0]);
       Value block = Slice(rows.get(), 1, from.start[1], from.shape[1]);
       std::vector<uint8_t> buffer(to.BufferBytes(), kSentinel);

@@ -516,13 +516,7 @@ class OpDeviceTest : public ::testing::Test {
     SkippedCombos()[CurrentTest()].insert(combo);
   }
 
-  uint32_t ErrorFlags() {
-    uint32_t flags = 0xdeadbeef;
-    DtStatus* status = DtGetDeviceErrorFlags(gpu.get(), &flags);
-    EXPECT_EQ(status, nullptr) << DtGetErrorMessage(status);
-    DtReleaseStatus(status);
-    return flags;
-  }
+  uint32_t ErrorFlags() { return ReadErrorFlags(gpu.get()); }
 
   Random random;
   devtensor::Env env;

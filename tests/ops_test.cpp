@@ -268,11 +268,6 @@ std::string ElementText(const Elements& e, int64_t i) {
 
 // ---- Host buffers with sentinels and views into them --------------------------------------------
 
-struct ValueDeleter {
-  void operator()(DtValue* value) const { DtReleaseValue(value); }
-};
-using Value = std::unique_ptr<DtValue, ValueDeleter>;
-
 // A view placed in a buffer: a row-major `parent` at `parent_offset` bytes, and the view
 // parent[start[0] : start[0] + shape[0], ...].
 struct Placement {

@@ -23,10 +23,6 @@ namespace {
 using namespace devtensor_test;
 
 
-struct ValueDeleter {
-  void operator()(DtValue* value) const { DtReleaseValue(value); }
-};
-using Value = std::unique_ptr<DtValue, ValueDeleter>;
 
 // An out-parameter value no call may leave behind on failure (never dereferenced).
 DtValue* const kUntouched = reinterpret_cast<DtValue*>(uintptr_t{0x5a5a5a50});
@@ -83,18 +79,6 @@ Value Wrap(DtEnv* env, const DtDevice* device, void* data, size_t data_bytes, si
   return Value(out);
 }
 
-Value View(const DtValue* base, size_t byte_offset, DtElementType type, const Shape& shape) {
-  DtValue* out = nullptr;
-  devtensor::Check(DtCreateTensorView(base, byte_offset, type, shape.data(), shape.size(), &out));
-  return Value(out);
-}
-
-Value Slice(const DtValue* base, size_t axis, int64_t start, int64_t length) {
-  DtValue* out = nullptr;
-  devtensor::Check(DtSliceTensor(base, axis, start, length, &out));
-  return Value(out);
-}
-
 Shape ShapeOf(const DtValue* tensor) {
   int64_t dims[DT_MAX_RANK];
   size_t rank = 0;
@@ -112,12 +96,6 @@ DtElementType TypeOf(const DtValue* tensor) {
   DtElementType type = static_cast<DtElementType>(0);
   DT_EXPECT_OK(DtGetTensorShape(tensor, &type, nullptr, 0, nullptr));
   return type;
-}
-
-uint8_t* DataOf(const DtValue* tensor) {
-  void* data = nullptr;
-  DT_EXPECT_OK(DtGetTensorData(tensor, &data));
-  return static_cast<uint8_t*>(data);
 }
 
 struct BufferInfo {

@@ -7,12 +7,15 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iterator>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "devtensor/devtensor.h"
+#include "devtensor/devtensor.hpp"
 
 namespace devtensor_test {
 
@@ -181,6 +184,69 @@ inline Placement DensePlacement(const Shape& shape, size_t element_size, size_t 
                          size_t tail) {
   return Placement{shape,        Shape(shape.size(), 0),      shape,
                    element_size, pad_elements * element_size, tail};
+}
+
+// The parent is longer than the view along random axes (always at least one), and the view starts
+// at a random place along each: strided, with gaps wherever an inner axis is longer.
+inline Placement StridedPlacement(Random& random, const Shape& shape, size_t element_size) {
+  Placement p = DensePlacement(shape, element_size, random.Between(1, 5), random.Between(1, 16));
+  const size_t forced = random.Between(0, shape.size() - 1);
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i != forced && random.Between(0, 1) == 0) continue;
+    const int64_t extra = random.Between(1, 3);
+    p.parent[i] += extra;
+    p.start[i] = random.Between(0, extra);
+  }
+  return p;
+}
+
+
+// dst[element k of `to`] = src[element k of `from`], for every k: the reference copy.
+inline void ReferenceCopy(const std::vector<uint8_t>& src, const Placement& from,
+                   std::vector<uint8_t>* dst, const Placement& to) {
+  if (from.Dense() && to.Dense()) {  // large round trips: one block
+    std::memcpy(dst->data() + to.parent_offset, src.data() + from.parent_offset,
+                Product(from.shape) * from.element_size);
+    return;
+  }
+  const std::vector<size_t> a = from.ByteOffsets(), b = to.ByteOffsets();
+  for (size_t k = 0; k < a.size(); ++k) {
+    std::memcpy(dst->data() + b[k], src.data() + a[k], from.element_size);
+  }
+}
+
+
+// Owns a DtValue in tests written against the C API.
+struct ValueDeleter {
+  void operator()(DtValue* value) const { DtReleaseValue(value); }
+};
+using Value = std::unique_ptr<DtValue, ValueDeleter>;
+
+inline Value View(const DtValue* base, size_t byte_offset, DtElementType type, const Shape& shape) {
+  DtValue* out = nullptr;
+  devtensor::Check(DtCreateTensorView(base, byte_offset, type, shape.data(), shape.size(), &out));
+  return Value(out);
+}
+
+inline Value Slice(const DtValue* base, size_t axis, int64_t start, int64_t length) {
+  DtValue* out = nullptr;
+  devtensor::Check(DtSliceTensor(base, axis, start, length, &out));
+  return Value(out);
+}
+
+inline uint8_t* DataOf(const DtValue* tensor) {
+  void* data = nullptr;
+  devtensor::Check(DtGetTensorData(tensor, &data));
+  return static_cast<uint8_t*>(data);
+}
+
+// Reads and clears a device's error flags, expecting the read to succeed.
+inline uint32_t ReadErrorFlags(const DtDevice* device) {
+  uint32_t flags = 0xdeadbeef;
+  DtStatus* status = DtGetDeviceErrorFlags(device, &flags);
+  EXPECT_EQ(status, nullptr) << DtGetErrorMessage(status);
+  DtReleaseStatus(status);
+  return flags;
 }
 
 // Byte-for-byte equality, reporting how many bytes differ and the first one.

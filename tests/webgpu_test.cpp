@@ -67,34 +67,6 @@ Placement SliceAlong(Random& random, const Shape& shape, size_t element_size, si
   return p;
 }
 
-// The parent is longer than the view along random axes (always at least one), and the view starts
-// at a random place along each: strided, with gaps wherever an inner axis is longer.
-Placement StridedPlacement(Random& random, const Shape& shape, size_t element_size) {
-  Placement p = DensePlacement(shape, element_size, random.Between(1, 5), random.Between(1, 16));
-  const size_t forced = random.Between(0, shape.size() - 1);
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i != forced && random.Between(0, 1) == 0) continue;
-    const int64_t extra = random.Between(1, 3);
-    p.parent[i] += extra;
-    p.start[i] = random.Between(0, extra);
-  }
-  return p;
-}
-
-// dst[element k of `to`] = src[element k of `from`], for every k: the reference copy.
-void ReferenceCopy(const std::vector<uint8_t>& src, const Placement& from,
-                   std::vector<uint8_t>* dst, const Placement& to) {
-  if (from.Dense() && to.Dense()) {  // large round trips: one block
-    std::memcpy(dst->data() + to.parent_offset, src.data() + from.parent_offset,
-                Product(from.shape) * from.element_size);
-    return;
-  }
-  const std::vector<size_t> a = from.ByteOffsets(), b = to.ByteOffsets();
-  for (size_t k = 0; k < a.size(); ++k) {
-    std::memcpy(dst->data() + b[k], src.data() + a[k], from.element_size);
-  }
-}
-
 std::vector<uint8_t> Sentinels(size_t n) { return std::vector<uint8_t>(n, kSentinel); }
 
 DtStatus* CopyOne(DtEnv* env, const DtValue* src, DtValue* dst, DtStream* stream = nullptr) {
