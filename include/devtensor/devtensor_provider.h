@@ -118,7 +118,8 @@ typedef struct DtDataTransfer {
   DtStatus* (*ZeroTensor)(void* state, const DtTensorRef* tensor, void* stream);
   /* optional: checks pairs it will be asked to copy, with no side effect, so that a call whose
    * pairs span several transfers fails before any of them writes. What CopyTensors would refuse
-   * for these pairs, CheckCopies refuses. */
+   * for these pairs, CheckCopies refuses. When present, the host calls it on every batch before
+   * CopyTensors, which may then rely on it. */
   DtStatus* (*CheckCopies)(void* state, const DtCopyPair* pairs, size_t count);
 } DtDataTransfer;
 

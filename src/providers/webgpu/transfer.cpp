@@ -70,7 +70,8 @@ class Batch {
   // host data copied now); or recorded into a graph, maybe run many times (uploads are staged and
   // read host memory at each run). Staged uploads never write straight into a tensor, because
   // queue writes run before every command of the submit that follows them.
-  enum class When { kNow, kQueued, kRecorded };
+  // kCheck plans only, to refuse what cannot be done: it reads no host memory and runs nothing.
+  enum class When { kCheck, kNow, kQueued, kRecorded };
   Batch(Context& context, When when) : context_(context), api_(context.api()), when_(when) {}
 
   DtStatus* Plan(const DtCopyPair& pair);
@@ -150,7 +151,7 @@ DtStatus* Batch::PlanUpload(const DtTensorRef& src, const DtTensorRef& dst) {
   size_t bytes = Elements(src) * src.element_size;
   // A recording reads host memory at each replay, so it cannot pack it now.
   const bool pack_later = when_ == When::kRecorded && !(Contiguous(src) && bytes % 4 == 0);
-  const uint8_t* data = pack_later ? nullptr : Packed(src, &bytes);
+  const uint8_t* data = pack_later || when_ == When::kCheck ? nullptr : Packed(src, &bytes);
   wgpu::Buffer buffer = BufferOf(dst);
   if (WordAligned(dst) && !Touched(buffer) && when_ == When::kNow) {
     // Nothing earlier in this batch uses the buffer: the queue's own write is exact and in order.
@@ -524,7 +525,7 @@ std::pair<const uint8_t*, const uint8_t*> HostSpan(const DtTensorRef& t) {
 DtStatus* CheckBatch(Context& context, const DtCopyPair* pairs, size_t count) {
   std::lock_guard<std::recursive_mutex> lock(context.mutex());
   if (DtStatus* s = context.CheckAlive()) return s;
-  Batch check(context, Batch::When::kNow);
+  Batch check(context, Batch::When::kCheck);
   for (size_t i = 0; i < count; ++i) {
     if (DtStatus* s = check.Plan(pairs[i])) return s;
   }
@@ -535,13 +536,8 @@ DtStatus* CopyBatch(Context& context, const DtCopyPair* pairs, size_t count, Str
   std::lock_guard<std::recursive_mutex> lock(context.mutex());
   if (DtStatus* s = context.CheckAlive()) return s;
   const bool recording = stream != nullptr && stream->recording != nullptr;
-  {
-    // Every pair is planned once before anything runs, so that a bad one writes nothing.
-    Batch check(context, Batch::When::kNow);
-    for (size_t i = 0; i < count; ++i) {
-      if (DtStatus* s = check.Plan(pairs[i])) return s;
-    }
-  }
+  // The host checked these pairs with CheckCopies (CheckBatch) before any of its groups ran, so
+  // a pair refused below can only follow an earlier part of this very call.
   // Uploads read host memory (some while being planned); a download queued earlier on the stream
   // may be meant to fill it, so those land first.
   const bool reads_host = std::any_of(pairs, pairs + count, [](const DtCopyPair& pair) {

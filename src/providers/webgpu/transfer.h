@@ -59,8 +59,8 @@ struct Stream {
   ~Stream();
 };
 
-// Copies pairs whose WebGPU sides all live on `context`'s device. With `stream` null the call
-// returns when the data is in place.
+// Copies pairs whose WebGPU sides all live on `context`'s device, which CheckBatch accepted.
+// With `stream` null the call returns when the data is in place.
 DtStatus* CopyBatch(Context& context, const DtCopyPair* pairs, size_t count, Stream* stream);
 
 // Refuses, with no side effect, what CopyBatch would refuse for these pairs.
