@@ -67,7 +67,6 @@ Placement SliceAlong(Random& random, const Shape& shape, size_t element_size, si
   return p;
 }
 
-std::vector<uint8_t> Sentinels(size_t n) { return std::vector<uint8_t>(n, kSentinel); }
 
 DtStatus* CopyOne(DtEnv* env, const DtValue* src, DtValue* dst, DtStream* stream = nullptr) {
   return DtCopyTensors(env, &src, &dst, 1, stream);

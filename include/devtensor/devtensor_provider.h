@@ -121,6 +121,11 @@ typedef struct DtDataTransfer {
    * for these pairs, CheckCopies refuses. When present, the host calls it on every batch before
    * CopyTensors, which may then rely on it. */
   DtStatus* (*CheckCopies)(void* state, const DtCopyPair* pairs, size_t count);
+  /* optional: host memory `handle` (a CPU storage of `bytes` bytes, allocated or wrapped) is
+   * about to be freed. A transfer that keeps something for host memory between calls (an import
+   * of its pages, say) drops it here and never uses it again. Called from any thread, for every
+   * CPU storage, with no copy of that storage in progress; must not call back into the host. */
+  void (*ForgetHostMemory)(void* state, void* handle, size_t bytes);
 } DtDataTransfer;
 
 typedef struct DtOpCall DtOpCall;

@@ -141,6 +141,29 @@ DtStatus* ProviderInstance::Initialise(DtProviderInitFn init) {
   return nullptr;
 }
 
+namespace {
+
+// Transfers that want to hear when host memory goes, across every loaded provider.
+struct HostMemoryListeners {
+  std::mutex mutex;
+  std::vector<const DtDataTransfer*> transfers;
+};
+
+HostMemoryListeners& Listeners() {
+  static HostMemoryListeners* listeners = new HostMemoryListeners();  // outlives every storage
+  return *listeners;
+}
+
+}  // namespace
+
+void ForgetHostMemory(void* handle, size_t bytes) {
+  HostMemoryListeners& listeners = Listeners();
+  std::lock_guard<std::mutex> lock(listeners.mutex);
+  for (const DtDataTransfer* transfer : listeners.transfers) {
+    transfer->ForgetHostMemory(transfer->state, handle, bytes);
+  }
+}
+
 DtStatus* ProviderInstance::AddFactory(const DtProviderFactory* factory, size_t index) {
   if (factory == nullptr || factory->struct_size < DT_PROVIDER_FACTORY_MIN_SIZE) {
     return Error(DT_NOT_SUPPORTED, "provider '", registration_name_, "': factory ", index,
@@ -189,6 +212,10 @@ DtStatus* ProviderInstance::AddFactory(const DtProviderFactory* factory, size_t 
     return Error(DT_NOT_SUPPORTED, "provider '", registration_name_, "': factory ", index,
                  " made a data transfer without CanCopy, CopyTensors or Release");
   }
+  if (raw->transfer.ForgetHostMemory != nullptr) {
+    std::lock_guard<std::mutex> lock(Listeners().mutex);
+    Listeners().transfers.push_back(&raw->transfer);
+  }
   return nullptr;
 }
 
@@ -198,6 +225,10 @@ ProviderInstance::~ProviderInstance() {
     FactoryInstance& factory = **it;
     for (auto& allocator : factory.allocators) {
       if (allocator) allocator->Release(allocator->state);
+    }
+    if (factory.transfer.ForgetHostMemory != nullptr) {
+      std::lock_guard<std::mutex> lock(Listeners().mutex);
+      std::erase(Listeners().transfers, &factory.transfer);
     }
     if (factory.transfer.Release) factory.transfer.Release(factory.transfer.state);
     factory.api.Release(factory.api.state);

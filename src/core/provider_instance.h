@@ -75,6 +75,10 @@ class ProviderInstance : public std::enable_shared_from_this<ProviderInstance> {
   std::vector<std::unique_ptr<FactoryInstance>> factories_;
 };
 
+// Tells every loaded transfer that keeps state for host memory (DtDataTransfer.ForgetHostMemory)
+// that the CPU storage at `handle` is about to be freed.
+void ForgetHostMemory(void* handle, size_t bytes);
+
 // The services this library offers providers.
 const DtHostApi* HostApi();
 

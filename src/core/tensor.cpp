@@ -5,6 +5,7 @@
 #include <shared_mutex>
 
 #include "core/env.h"
+#include "core/provider_instance.h"
 #include "core/status.h"
 #include "layout/element_type.h"
 
@@ -26,6 +27,7 @@ Storage::Storage(std::shared_ptr<ProviderInstance> provider, const DtDevice* dev
 }
 
 Storage::~Storage() {
+  if (device_->info.type == DT_DEVICE_CPU) ForgetHostMemory(handle_, bytes_);
   if (allocator_ != nullptr) {
     allocator_->Free(allocator_->state, handle_);
   } else if (device_->factory->api.ReleaseExternalBuffer != nullptr) {

@@ -1,6 +1,7 @@
 #include "providers/webgpu/context.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "providers/webgpu/copy_kernel.h"
@@ -78,6 +79,14 @@ DtStatus* Context::Get(const DtHostApi* host, int32_t index, std::shared_ptr<Con
   return nullptr;
 }
 
+void Context::ForgetHostMemory(const void* storage) {
+  Registry& registry = TheRegistry();
+  std::lock_guard<std::mutex> lock(registry.mutex);
+  for (const auto& weak : registry.contexts) {
+    if (std::shared_ptr<Context> context = weak.lock()) context->host_imports_.Forget(storage);
+  }
+}
+
 DtStatus* Context::Create(int32_t index) {
   std::string why;
   runtime_ = GetRuntime(&why);
@@ -89,27 +98,45 @@ DtStatus* Context::Create(int32_t index) {
   adapter_ = &runtime_->adapters[static_cast<size_t>(index)];
   const wgpu::Api& api = runtime_->api;
 
-  std::vector<uint32_t> features;
-  if (adapter_->has_shader_f16) features.push_back(wgpu::feature::kShaderF16);
-  if (adapter_->has_timestamp_query) features.push_back(wgpu::feature::kTimestampQuery);
-  // The adapter's own limits: without them Dawn gives the WebGPU defaults (256-byte storage
-  // offsets, 128 MiB bindings, 256 MiB buffers).
-  wgpu::Limits required = adapter_->limits;
-  required.next_in_chain = nullptr;
-  wgpu::DeviceDescriptor descriptor{};
-  descriptor.label = wgpu::View("devtensor");
-  descriptor.required_feature_count = features.size();
-  descriptor.required_features = features.data();
-  descriptor.required_limits = &required;
-  descriptor.device_lost_callback_info = {nullptr, wgpu::callback_mode::kAllowSpontaneous, &OnLost,
-                                          this, nullptr};
-  descriptor.uncaptured_error_callback_info = {nullptr, &OnError, this, nullptr};
+  // Host imports need the host-mapped-pointer feature, which Dawn lists only behind its
+  // allow_unsafe_apis toggle; a device without it is asked for when the runtime refuses.
+  // DEVTENSOR_WEBGPU_HOST_IMPORT=0 turns imports off.
+  const char* import_setting = std::getenv("DEVTENSOR_WEBGPU_HOST_IMPORT");
+  const bool want_import = import_setting == nullptr || std::strcmp(import_setting, "0") != 0;
   DeviceRequest request;
-  wgpu::RequestDeviceCallbackInfo info{nullptr, wgpu::callback_mode::kWaitAnyOnly, &OnDevice,
-                                       &request, nullptr};
-  wgpu::Future future = api.AdapterRequestDevice(adapter_->adapter, &descriptor, info);
-  if (!WaitFor(*runtime_, future) || request.status != wgpu::kRequestSuccess ||
-      request.device == nullptr) {
+  for (const bool with_import : {true, false}) {
+    if (with_import && !want_import) continue;
+    std::vector<uint32_t> features;
+    if (adapter_->has_shader_f16) features.push_back(wgpu::feature::kShaderF16);
+    if (adapter_->has_timestamp_query) features.push_back(wgpu::feature::kTimestampQuery);
+    if (with_import) features.push_back(wgpu::feature::kHostMappedPointer);
+    const char* const toggles[] = {"allow_unsafe_apis"};
+    wgpu::DawnTogglesDescriptor toggle{{nullptr, wgpu::stype::kDawnTogglesDescriptor}, 1, toggles,
+                                       0, nullptr};
+    // The adapter's own limits: without them Dawn gives the WebGPU defaults (256-byte storage
+    // offsets, 128 MiB bindings, 256 MiB buffers).
+    wgpu::Limits required = adapter_->limits;
+    required.next_in_chain = nullptr;
+    wgpu::DeviceDescriptor descriptor{};
+    descriptor.next_in_chain = with_import ? &toggle.chain : nullptr;
+    descriptor.label = wgpu::View("devtensor");
+    descriptor.required_feature_count = features.size();
+    descriptor.required_features = features.data();
+    descriptor.required_limits = &required;
+    descriptor.device_lost_callback_info = {nullptr, wgpu::callback_mode::kAllowSpontaneous,
+                                            &OnLost, this, nullptr};
+    descriptor.uncaptured_error_callback_info = {nullptr, &OnError, this, nullptr};
+    request = DeviceRequest();
+    wgpu::RequestDeviceCallbackInfo info{nullptr, wgpu::callback_mode::kWaitAnyOnly, &OnDevice,
+                                         &request, nullptr};
+    wgpu::Future future = api.AdapterRequestDevice(adapter_->adapter, &descriptor, info);
+    if (WaitFor(*runtime_, future) && request.status == wgpu::kRequestSuccess &&
+        request.device != nullptr) {
+      can_import_host_memory_ = with_import;
+      break;
+    }
+  }
+  if (request.device == nullptr) {
     std::string message = "creating a WebGPU device on " + adapter_->name +
                           " failed: " + request.message;
     return host_->CreateStatus(DT_DEVICE_LOST, message.c_str());
@@ -126,6 +153,7 @@ Context::~Context() {
   if (device_ == nullptr) return;
   const wgpu::Api& a = runtime_->api;
   releasing_.store(true);
+  host_imports_.Release(a);
   for (wgpu::ComputePipeline& pipeline : copy_pipeline_) {
     if (pipeline != nullptr) a.ComputePipelineRelease(pipeline);
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "devtensor/devtensor_provider.h"
+#include "providers/webgpu/host_import.h"
 #include "providers/webgpu/runtime.h"
 
 namespace devtensor::webgpu {
@@ -31,6 +32,11 @@ class Context {
   const wgpu::Limits& limits() const { return limits_; }
   const AdapterRecord& adapter() const { return *adapter_; }
   const DtHostApi* host() const { return host_; }
+  // Whether the device can wrap host pages as buffers (see HostImports), and the imports made.
+  bool can_import_host_memory() const { return can_import_host_memory_; }
+  HostImports& host_imports() { return host_imports_; }
+  // Host storage `storage` is about to be freed: every live context drops its imports of it.
+  static void ForgetHostMemory(const void* storage);
 
   // Serialises every use of the device: Dawn devices are not used from two threads at once.
   // Recursive: releasing a graph's last reference may happen while the lock is held.
@@ -96,6 +102,8 @@ class Context {
   wgpu::ComputePipeline copy_pipeline_[2] = {nullptr, nullptr};
   std::map<std::string, wgpu::ComputePipeline> pipelines_;
   wgpu::Buffer error_flags_ = nullptr;
+  bool can_import_host_memory_ = false;
+  HostImports host_imports_;
 };
 
 }  // namespace devtensor::webgpu

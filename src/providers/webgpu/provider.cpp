@@ -157,6 +157,8 @@ DtStatus* ZeroTensor(void* self, const DtTensorRef* tensor, void* stream_handle)
   });
 }
 
+void ForgetHostMemory(void*, void* handle, size_t) { Context::ForgetHostMemory(handle); }
+
 void ReleaseNothing(void*) {}
 
 // ---- factory -----------------------------------------------------------------------------------
@@ -200,6 +202,9 @@ DtStatus* CreateDataTransfer(void* self, DtDataTransfer* transfer) {
   transfer->CopyTensors = &CopyTensors;
   transfer->Release = &ReleaseNothing;
   if (DT_STRUCT_HAS_FIELD(transfer, DtDataTransfer, ZeroTensor)) transfer->ZeroTensor = &ZeroTensor;
+  if (DT_STRUCT_HAS_FIELD(transfer, DtDataTransfer, ForgetHostMemory)) {
+    transfer->ForgetHostMemory = &ForgetHostMemory;
+  }
   if (DT_STRUCT_HAS_FIELD(transfer, DtDataTransfer, CheckCopies)) {
     transfer->CheckCopies = &CheckCopies;
   }

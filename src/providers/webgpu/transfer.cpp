@@ -153,6 +153,23 @@ DtStatus* Batch::PlanUpload(const DtTensorRef& src, const DtTensorRef& dst) {
   const bool pack_later = when_ == When::kRecorded && !(Contiguous(src) && bytes % 4 == 0);
   const uint8_t* data = pack_later || when_ == When::kCheck ? nullptr : Packed(src, &bytes);
   wgpu::Buffer buffer = BufferOf(dst);
+  if (when_ == When::kNow && WordAligned(dst) && Contiguous(src) && bytes % 4 == 0 &&
+      reinterpret_cast<uintptr_t>(data) % 4 == 0) {
+    // Large: the GPU reads the host pages in place.
+    wgpu::Buffer pages = nullptr;
+    uint64_t at = 0;
+    if (context_.host_imports().Find(context_, src.handle, src.buffer_bytes, data, bytes, &pages,
+                                     &at) &&
+        at % 4 == 0) {
+      Command copy;
+      copy.src = {Scratch::kNone, pages, at};
+      copy.dst = {Scratch::kNone, buffer, dst.byte_offset};
+      copy.size = bytes;
+      commands_.push_back(copy);
+      touched_.push_back(buffer);
+      return nullptr;
+    }
+  }
   if (WordAligned(dst) && !Touched(buffer) && when_ == When::kNow) {
     // Nothing earlier in this batch uses the buffer: the queue's own write is exact and in order.
     writes_.push_back({buffer, dst.byte_offset, data, bytes});
@@ -190,6 +207,23 @@ DtStatus* Batch::PlanDownload(const DtTensorRef& src, const DtTensorRef& dst) {
   target.rank = dst.rank;
   std::copy(dst.shape, dst.shape + dst.rank, target.shape);
   std::copy(dst.strides, dst.strides + dst.rank, target.strides);
+  if (when_ == When::kNow && WordAligned(src) && Contiguous(dst) &&
+      reinterpret_cast<uintptr_t>(target.data) % 4 == 0) {
+    // Large: the GPU writes the host pages in place, exactly the view's bytes.
+    wgpu::Buffer pages = nullptr;
+    uint64_t at = 0;
+    if (context_.host_imports().Find(context_, dst.handle, dst.buffer_bytes, target.data, bytes,
+                                     &pages, &at) &&
+        at % 4 == 0) {
+      Command copy;
+      copy.src = {Scratch::kNone, buffer, src.byte_offset};
+      copy.dst = {Scratch::kNone, pages, at};
+      copy.size = bytes;
+      commands_.push_back(copy);
+      touched_.push_back(buffer);
+      return nullptr;
+    }
+  }
   const uint64_t begin = src.byte_offset & ~uint64_t(3);
   const uint64_t end = RoundUp4(src.byte_offset + bytes);
   Command copy;

@@ -37,6 +37,7 @@ using Flags = uint64_t;
 namespace stype {
 constexpr uint32_t kShaderSourceWgsl = 0x00000002;
 constexpr uint32_t kDawnTogglesDescriptor = 0x0005000A;
+constexpr uint32_t kBufferHostMappedPointer = 0x00050012;
 }  // namespace stype
 
 namespace usage {
@@ -51,6 +52,8 @@ constexpr Flags kRead = 0x1, kWrite = 0x2;
 namespace feature {  // Dawn's numbering in this runtime, not today's standard one
 constexpr uint32_t kTimestampQuery = 0x03;
 constexpr uint32_t kShaderF16 = 0x0A;
+// Buffers over host pages; Dawn offers it only on a device made with the allow_unsafe_apis toggle.
+constexpr uint32_t kHostMappedPointer = 0x00050010;
 }  // namespace feature
 
 namespace backend {
@@ -125,6 +128,15 @@ struct DawnTogglesDescriptor {
   const char* const* enabled;
   size_t disabled_count;
   const char* const* disabled;
+};
+
+// Chained to a BufferDescriptor: the buffer is the host pages at `pointer` (page-aligned, the
+// descriptor's size a multiple of the page size); `dispose` runs when Dawn lets go of them.
+struct BufferHostMappedPointer {
+  ChainedStruct chain;
+  void* pointer;
+  void (*dispose)(void* userdata);
+  void* userdata;
 };
 
 struct RequestAdapterOptions {
@@ -331,6 +343,7 @@ static_assert(sizeof(FutureWaitInfo) == 16);
 static_assert(sizeof(InstanceCapabilities) == 24);
 static_assert(sizeof(InstanceDescriptor) == 32);
 static_assert(sizeof(DawnTogglesDescriptor) == 48);
+static_assert(sizeof(BufferHostMappedPointer) == 40);
 static_assert(sizeof(RequestAdapterOptions) == 32);
 static_assert(sizeof(RequestAdapterCallbackInfo) == 40);
 static_assert(sizeof(AdapterInfo) == 96);

@@ -1,0 +1,138 @@
+#include "providers/webgpu/host_import.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "providers/webgpu/context.h"
+
+namespace devtensor::webgpu {
+namespace {
+
+// Imports cover whole pages; a request is widened to this granule (within the storage's pages)
+// so that later slices of the same storage find an import already there.
+constexpr uintptr_t kGranule = uintptr_t(64) << 20;
+
+uintptr_t PageSize() {
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+// Pinned pages are taken from the machine's memory: at most a quarter of it, and 16 GiB.
+size_t PinnedBudget() {
+  static const size_t budget = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const size_t quarter = pages > 0 ? size_t(pages) * PageSize() / 4 : size_t(1) << 30;
+    return std::min(quarter, size_t(16) << 30);
+  }();
+  return budget;
+}
+
+void DisposeNothing(void*) {}  // the pages belong to the host storage, not to the buffer
+
+}  // namespace
+
+bool HostImports::Find(Context& context, const void* storage, size_t storage_bytes,
+                       const uint8_t* data, size_t bytes, wgpu::Buffer* buffer, uint64_t* offset) {
+  if (!context.can_import_host_memory() || bytes < kMinBytes) return false;
+  const wgpu::Api& api = context.api();
+  std::lock_guard<std::mutex> lock(mutex_);
+  ReleaseForgotten(api);
+  const uintptr_t first = reinterpret_cast<uintptr_t>(data);
+  const uintptr_t last = first + bytes;
+  std::vector<Import>& list = imports_[storage];
+  for (Import& import : list) {
+    if (import.begin <= first && last <= import.end) {
+      if (import.buffer == nullptr) return false;
+      import.last_use = ++clock_;
+      *buffer = import.buffer;
+      *offset = first - import.begin;
+      return true;
+    }
+  }
+  // Every page that holds a byte of the storage is mapped, so the import may grow to them.
+  const uintptr_t page = PageSize();
+  const uintptr_t low = reinterpret_cast<uintptr_t>(storage) & ~(page - 1);
+  const uintptr_t high = (reinterpret_cast<uintptr_t>(storage) + storage_bytes + page - 1) & ~(page - 1);
+  Import import;
+  import.begin = std::max(low, first & ~(kGranule - 1));
+  import.end = std::min(high, (last + kGranule - 1) & ~(kGranule - 1));
+  const size_t size = import.end - import.begin;
+  if (size > PinnedBudget()) return false;
+  Evict(api, size);
+  wgpu::BufferHostMappedPointer pages{{nullptr, wgpu::stype::kBufferHostMappedPointer},
+                                      reinterpret_cast<void*>(import.begin), &DisposeNothing,
+                                      nullptr};
+  wgpu::BufferDescriptor descriptor{};
+  descriptor.next_in_chain = &pages.chain;
+  descriptor.label = wgpu::View("devtensor host import");
+  descriptor.usage = wgpu::usage::kCopySrc | wgpu::usage::kCopyDst;
+  descriptor.size = size;
+  import.buffer = api.DeviceCreateBuffer(context.device(), &descriptor);
+  // Pages the driver refuses (read-only or file-backed mappings, for example) are remembered as
+  // such and copied through staging from then on.
+  if (DtStatus* status = context.TakeErrors()) {
+    context.host()->ReleaseStatus(status);
+    if (import.buffer != nullptr) api.BufferRelease(import.buffer);
+    import.buffer = nullptr;
+  }
+  if (import.buffer != nullptr) pinned_bytes_ += size;
+  import.last_use = ++clock_;
+  list.push_back(import);
+  if (import.buffer == nullptr) return false;
+  *buffer = import.buffer;
+  *offset = first - import.begin;
+  return true;
+}
+
+void HostImports::Forget(const void* storage) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = imports_.find(storage);
+  if (it == imports_.end()) return;
+  for (const Import& import : it->second) {
+    if (import.buffer == nullptr) continue;
+    forgotten_.push_back(import.buffer);
+    pinned_bytes_ -= import.end - import.begin;
+  }
+  imports_.erase(it);
+}
+
+void HostImports::Release(const wgpu::Api& api) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ReleaseForgotten(api);
+  for (auto& [storage, list] : imports_) {
+    for (const Import& import : list) {
+      if (import.buffer != nullptr) api.BufferRelease(import.buffer);
+    }
+  }
+  imports_.clear();
+  pinned_bytes_ = 0;
+}
+
+void HostImports::ReleaseForgotten(const wgpu::Api& api) {
+  for (wgpu::Buffer buffer : forgotten_) api.BufferRelease(buffer);
+  forgotten_.clear();
+}
+
+void HostImports::Evict(const wgpu::Api& api, size_t incoming) {
+  while (pinned_bytes_ + incoming > PinnedBudget()) {
+    std::vector<Import>* oldest_list = nullptr;
+    size_t oldest = 0;
+    for (auto& [storage, list] : imports_) {
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (list[i].buffer == nullptr) continue;
+        if (oldest_list == nullptr || list[i].last_use < (*oldest_list)[oldest].last_use) {
+          oldest_list = &list;
+          oldest = i;
+        }
+      }
+    }
+    if (oldest_list == nullptr) return;
+    const Import& import = (*oldest_list)[oldest];
+    api.BufferRelease(import.buffer);
+    pinned_bytes_ -= import.end - import.begin;
+    oldest_list->erase(oldest_list->begin() + static_cast<ptrdiff_t>(oldest));
+  }
+}
+
+}  // namespace devtensor::webgpu
