@@ -83,6 +83,7 @@ inline std::vector<uint8_t> RandomBytes(Random& rng, size_t n) {
 
 // The byte every guard region holds; chosen so that neither zeros nor copies are likely to match.
 constexpr uint8_t kSentinel = 0xA5;
+constexpr size_t kMiB = size_t{1} << 20;
 inline std::vector<uint8_t> Sentinels(size_t n) { return std::vector<uint8_t>(n, kSentinel); }
 
 using Shape = std::vector<int64_t>;

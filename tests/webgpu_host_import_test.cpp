@@ -22,7 +22,7 @@ namespace {
 
 using devtensor::Tensor;
 
-constexpr size_t kMiB = size_t(1) << 20;
+
 
 class WebGpuHostImport : public ::testing::Test {
  public:

@@ -38,7 +38,7 @@ using devtensor::Device;
 using devtensor::Shape;
 using devtensor::Tensor;
 
-constexpr size_t kMiB = size_t{1} << 20;
+
 DtValue* const kUntouchedValue = reinterpret_cast<DtValue*>(uintptr_t{0x5a5a5a50});
 
 std::string Name(DtElementType type) { return DtGetElementTypeName(type); }
@@ -447,6 +447,22 @@ TEST_F(WebGpuDeviceCopy, BetweenTwoBuffersAtIndependentOffsets) {
     const Placement from = DensePlacement(shape, size, random.Between(0, 9), random.Between(0, 9));
     const Placement to = DensePlacement(shape, size, random.Between(1, 9), random.Between(1, 16));
     auto t = MakeTrial(random, type, Where::kGpu, from, Where::kGpu, to);
+    ASSERT_TRUE(Run(*t));
+  }
+}
+
+// Large copies between buffers (the bulk-copy shader takes those at 16-byte-aligned offsets and
+// sizes): aligned to 16, to 4 only, and not at all, each destination among sentinels.
+TEST_F(WebGpuDeviceCopy, LargeCopiesAtSixteenByteAndOtherOffsets) {
+  SCOPED_TRACE(random.trace());
+  for (int trial = 0; trial < 6; ++trial) {
+    const size_t unit = trial < 3 ? 16 : trial < 5 ? 4 : 1;
+    const int64_t count = (int64_t(kMiB) + 16 * random.Between(0, 100000)) / int64_t(unit);
+    const Shape shape = {count * int64_t(unit)};
+    const Placement from = DensePlacement(shape, 1, unit * size_t(random.Between(0, 64)), 16);
+    const Placement to = DensePlacement(shape, 1, unit * size_t(random.Between(1, 64)), 16);
+    SCOPED_TRACE(std::to_string(shape[0]) + " bytes, offsets in units of " + std::to_string(unit));
+    auto t = MakeTrial(random, DT_UINT8, Where::kGpu, from, Where::kGpu, to);
     ASSERT_TRUE(Run(*t));
   }
 }

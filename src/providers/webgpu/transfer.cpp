@@ -5,6 +5,7 @@
 
 #include "layout/layout.h"
 #include "providers/host_memory/strided_copy.h"
+#include "providers/webgpu/bulk_copy.h"
 #include "providers/webgpu/copy_kernel.h"
 
 namespace devtensor::webgpu {
@@ -45,6 +46,7 @@ struct Location {
 // One command of the batch's encoder, in pair order.
 struct Command {
   bool is_kernel = false;
+  bool is_bulk = false;  // a large device copy through the bulk-copy shader
   Location src, dst;  // buffer-to-buffer copy
   uint64_t size = 0;
   KernelJob job;      // kernel; a scratch side gets its buffer when encoded
@@ -261,6 +263,8 @@ DtStatus* Batch::PlanDeviceCopy(const DtTensorRef& src, const DtTensorRef& dst) 
     copy.src = {Scratch::kNone, from, src.byte_offset};
     copy.dst = {Scratch::kNone, to, dst.byte_offset};
     copy.size = Elements(src) * src.element_size;
+    copy.is_bulk = when_ != When::kCheck &&
+                   UseBulkCopy(context_, from, src.byte_offset, to, dst.byte_offset, copy.size);
     commands_.push_back(copy);
   } else {
     DtTensorRef a = src, b = dst;
@@ -324,6 +328,14 @@ DtStatus* Batch::Record(CommandList& list) {
   size_t i = 0;
   while (i < commands_.size()) {
     const Command& command = commands_[i];
+    if (command.is_bulk) {
+      if (DtStatus* s = RecordBulkCopy(context_, list, command.src.buffer, command.src.offset,
+                                       command.dst.buffer, command.dst.offset, command.size)) {
+        return s;
+      }
+      ++i;
+      continue;
+    }
     if (!command.is_kernel) {
       wgpu::Buffer dst = Resolve(command.dst.scratch, command.dst.buffer);
       if (command.src.scratch == Scratch::kNone && command.src.buffer == nullptr) {
