@@ -1465,6 +1465,30 @@ TEST_F(OpDeviceArgMax, InfinityAndNaNLikeTheCpu) {
   }
 }
 
+// Axes longer than a workgroup (the GPU kernel splits an axis over 256 lanes and reduces): many
+// equal maxima far apart, and rows with NaNs, along the last and the first axis.
+TEST_F(OpDeviceArgMax, LongAxesWithTiesAndNaNLikeTheCpu) {
+  SCOPED_TRACE(random.trace());
+  for (DtElementType type : {DT_FLOAT, DT_FLOAT16, DT_INT32}) {
+    SCOPED_TRACE("ArgMax long " + Name(type));
+    for (const auto& [shape, axis] : {std::pair{Shape{3, random.Between(257, 5000)}, size_t(1)},
+                                      std::pair{Shape{random.Between(300, 3000), 2}, size_t(0)}}) {
+      Gen gen = [type](Random& r, uint8_t* p) {
+        const int64_t pick = r.Between(0, 40);  // mostly small values, a few equal maxima
+        if (IsFloat(type)) {
+          PutFloat(type, pick == 0 ? NAN : pick < 4 ? 7.0 : double(pick % 5), p);
+        } else {
+          PutInt(type, uint64_t(pick < 4 ? 7 : pick % 5), p);
+        }
+      };
+      const std::vector<uint8_t> values = Values(random, type, Product(shape), gen);
+      for (bool last : {false, true}) {
+        RunArgMax(*this, type, shape, axis, values, random.Between(0, 1) == 1, last, false, "long");
+      }
+    }
+  }
+}
+
 // ---- Fill -----------------------------------------------------------------------------------------
 
 TEST_F(OpDeviceFill, EveryTypeMatchesTheCpu) {

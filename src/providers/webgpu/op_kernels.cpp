@@ -889,6 +889,11 @@ DtStatus* ArgMax(OpBuilder& b, const DtOpCall& call) {
     in_strides.push_back(0);
     out_strides.push_back(0);
   }
+  // One workgroup per output element: a last dimension of kWorkgroup lanes (stride 0 in both
+  // tensors), each lane scanning every kWorkgroup-th element of the axis, then a tree reduction.
+  shape.push_back(kWorkgroup);
+  in_strides.push_back(0);
+  out_strides.push_back(0);
   b.SetSpace(shape.data(), shape.size());
   b.SetStrides(0, out_strides.data(), shape.size(), 8);
   b.SetStrides(1, in_strides.data(), shape.size(), in.element_size);
@@ -899,20 +904,53 @@ DtStatus* ArgMax(OpBuilder& b, const DtOpCall& call) {
   if (in.element_type == DT_FLOAT) nan = "(r & 0x7fffffffu) > 0x7f800000u";
   if (in.element_type == DT_FLOAT16) nan = "(r & 0x7fffu) > 0x7c00u";
   if (in.element_type == DT_BFLOAT16) nan = "(r & 0x7fffu) > 0x7f80u";
-  const std::string value = FromBits(in.element_type, "r");
-  const std::string greater = info.cls == Class::kWide ? "less_i64(best, v)" : "v > best";
-  const std::string at_least = info.cls == Class::kWide ? "!less_i64(v, best)" : "v >= best";
-  const std::string better = last ? "nan || (!best_nan && " + at_least + ")"
-                                  : "(nan && !best_nan) || (!nan && !best_nan && " + greater + ")";
-  std::string code = std::string(kLibrary) + b.Inputs(1) + RawLoad("raw1", "word_in1", info.size) + MainHead();
-  code += "  let start = address(1u, index);\n";
-  code += "  var best = " + FromBits(in.element_type, "raw1(start)") + ";\n";
-  code += "  var best_nan = false;\n  { let r = raw1(start); best_nan = " + nan + "; }\n";
-  code += "  var best_index = 0u;\n";
-  code += "  for (var k = 1u; k < p[3]; k++) {\n    let r = raw1(start + k * p[4]);\n";
-  code += "    let v = " + value + ";\n    let nan = " + nan + ";\n";
-  code += "    if (" + better + ") { best = v; best_nan = nan; best_index = k; }\n  }\n";
-  code += "  store_wide(address(0u, index), vec2<u32>(best_index, 0u));\n}\n";
+  const std::string raw_type = info.size == 8 ? "vec2<u32>" : "u32";
+  const std::string greater = info.cls == Class::kWide ? "less_i64(va, vb)" : "vb > va";
+  const std::string equal = info.cls == Class::kWide ? "all(va == vb)" : "vb == va";
+  // Whether candidate b (raw rb, index ib) beats a: NaN beats numbers, a larger value beats a
+  // smaller one, and between equals (or two NaNs) the first index wins, or the last one with
+  // select_last_index.
+  const std::string tie = last ? "ib > ia" : "ib < ia";
+  std::string code = std::string(kLibrary) + b.Inputs(1) + RawLoad("raw1", "word_in1", info.size);
+  code += "fn beats(rb: " + raw_type + ", ib: u32, ra: " + raw_type + ", ia: u32) -> bool {\n";
+  code += "  var r = rb;\n  let nb = " + nan + ";\n  r = ra;\n  let na = " + nan + ";\n";
+  code += "  if (nb != na) { return nb; }\n  if (nb) { return " + tie + "; }\n";
+  code += "  let vb = " + FromBits(in.element_type, "rb") + ";\n  let va = " +
+          FromBits(in.element_type, "ra") + ";\n";
+  code += "  if (" + equal + ") { return " + tie + "; }\n  return " + greater + ";\n}\n";
+  code += "var<workgroup> best_raw: array<" + raw_type + ", 256>;\n";
+  code += "var<workgroup> best_at: array<u32, 256>;\n";  // index along the axis; none: 0xffffffff
+  code += "@compute @workgroup_size(256)\n"
+          "fn main(@builtin(global_invocation_id) id: vec3<u32>,\n"
+          "        @builtin(local_invocation_index) lane: u32) {\n"
+          "  let i = id.x + id.y * p[2];\n"
+          "  let live = i < p[0];\n"
+          "  let index = unravel(min(i, p[0] - 1u));\n"
+          "  let start = address(1u, index);\n"
+          "  var raw: " + raw_type + ";\n"
+          "  var at = 0xffffffffu;\n"
+          "  if (live) {\n"
+          "    for (var k = lane; k < p[3]; k += 256u) {\n"
+          "      let r = raw1(start + k * p[4]);\n"
+          "      if (at == 0xffffffffu || beats(r, k, raw, at)) { raw = r; at = k; }\n"
+          "    }\n"
+          "  }\n"
+          "  best_raw[lane] = raw;\n  best_at[lane] = at;\n"
+          "  workgroupBarrier();\n"
+          "  for (var half = 128u; half > 0u; half >>= 1u) {\n"
+          "    if (lane < half) {\n"
+          "      let ib = best_at[lane + half];\n"
+          "      let ia = best_at[lane];\n"
+          "      if (ib != 0xffffffffu && (ia == 0xffffffffu ||\n"
+          "          beats(best_raw[lane + half], ib, best_raw[lane], ia))) {\n"
+          "        best_raw[lane] = best_raw[lane + half];\n        best_at[lane] = ib;\n"
+          "      }\n"
+          "    }\n"
+          "    workgroupBarrier();\n"
+          "  }\n"
+          "  if (live && lane == 0u) {\n"
+          "    store_wide(address(0u, index), vec2<u32>(select(best_at[0], 0u, best_at[0] == 0xffffffffu), 0u));\n"
+          "  }\n}\n";
   return b.Dispatch(code, 1);
 }
 
