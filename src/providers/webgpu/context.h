@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "devtensor/devtensor_provider.h"
@@ -100,7 +101,7 @@ class Context {
   std::map<std::pair<wgpu::Flags, uint64_t>, std::vector<wgpu::Buffer>> pool_;
   uint64_t pooled_bytes_ = 0;
   wgpu::ComputePipeline copy_pipeline_[2] = {nullptr, nullptr};
-  std::map<std::string, wgpu::ComputePipeline> pipelines_;
+  std::unordered_map<std::string, wgpu::ComputePipeline> pipelines_;  // by WGSL text
   wgpu::Buffer error_flags_ = nullptr;
   bool can_import_host_memory_ = false;
   HostImports host_imports_;
