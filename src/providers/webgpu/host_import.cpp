@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 
 #include "providers/webgpu/context.h"
 
@@ -29,6 +31,31 @@ size_t PinnedBudget() {
 }
 
 void DisposeNothing(void*) {}  // the pages belong to the host storage, not to the buffer
+
+// Whether [begin, end) lies in private, writable, anonymous memory (the heap, mmap'd blocks).
+// Drivers refuse, or worse fail the device on, imports of read-only or file-backed pages, so only
+// those are imported; this is read from /proc/self/maps once per new import.
+bool PlainWritableMemory(uintptr_t begin, uintptr_t end) {
+  FILE* maps = std::fopen("/proc/self/maps", "re");
+  if (maps == nullptr) return false;
+  char line[512];
+  uintptr_t covered = begin;
+  while (covered < end && std::fgets(line, sizeof line, maps) != nullptr) {
+    unsigned long low = 0, high = 0;
+    char perms[8] = {};
+    int path_at = 0;
+    if (std::sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &low, &high, perms, &path_at) < 3) continue;
+    if (high <= covered) continue;
+    if (low > covered) break;  // a hole: the maps are sorted
+    const char* path = line + path_at;
+    const bool anonymous = *path == '\n' || *path == '\0' || std::strncmp(path, "[heap]", 6) == 0 ||
+                           std::strncmp(path, "[anon", 5) == 0;
+    if (perms[0] != 'r' || perms[1] != 'w' || perms[3] != 'p' || !anonymous) break;
+    covered = high;
+  }
+  std::fclose(maps);
+  return covered >= end;
+}
 
 }  // namespace
 
@@ -59,6 +86,11 @@ bool HostImports::Find(Context& context, const void* storage, size_t storage_byt
   import.end = std::min(high, (last + kGranule - 1) & ~(kGranule - 1));
   const size_t size = import.end - import.begin;
   if (size > PinnedBudget()) return false;
+  if (!PlainWritableMemory(import.begin, import.end)) {
+    import.buffer = nullptr;  // remembered: this storage is copied through staging
+    list.push_back(import);
+    return false;
+  }
   Evict(api, size);
   wgpu::BufferHostMappedPointer pages{{nullptr, wgpu::stype::kBufferHostMappedPointer},
                                       reinterpret_cast<void*>(import.begin), &DisposeNothing,
