@@ -30,9 +30,11 @@ test-sanitize: setup
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  ctest --test-dir $(SANITIZE_BUILD) --output-on-failure -j $(JOBS)
 
-# Google Benchmark figures (not part of `make test`).
+# Google Benchmark figures (not part of `make test`): every case beside its baselines, with tables,
+# bench.json and bandwidth.png in $(BENCH_OUT). BENCH_ARGS adds options (devtensor bench --help).
+BENCH_OUT ?= $(BUILD)/bench-out
 bench: build
-	$(BUILD)/bench/devtensor_bench --benchmark_counters_tabular=true
+	$(BUILD)/tools/devtensor bench --out $(BENCH_OUT) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(SANITIZE_BUILD)

@@ -3,12 +3,14 @@
 # there. Safe to run again and again. Run as root, or as a user with sudo.
 set -euo pipefail
 
-# Debian packages the build and the tests need.
+# Debian packages the build and the tests need (gnuplot and a font: `devtensor bench` draws its
+# bandwidth plot with them).
 PACKAGES=(
   cmake ninja-build g++ make pkg-config
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libvulkan1 ca-certificates openssl
   libonnx-testdata libonnx-dev libprotobuf-dev
+  gnuplot-nox fonts-dejavu-core
 )
 # Mesa's lavapipe (Vulkan on the CPU) for the WebGPU tests: bookworm's 22.3 is rejected by Dawn,
 # so it comes from bookworm-backports, at least this version.

@@ -1,0 +1,36 @@
+#include "bench_devices.h"
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace devtensor::bench {
+
+// Never destroyed: cases may keep tensors until the process ends.
+const devtensor::Env& BenchEnv() {
+  static const devtensor::Env* env = new devtensor::Env();
+  return *env;
+}
+
+devtensor::Device BenchCpu() { return BenchEnv().device(DT_DEVICE_CPU); }
+
+const WebGpu& TheWebGpu() {
+  static std::string error;
+  static const WebGpu* gpu = []() -> const WebGpu* {
+    try {
+      const devtensor::Device device = BenchEnv().device(DT_DEVICE_WEBGPU);
+      return new WebGpu{device, RawDawn(device)};
+    } catch (const std::exception& e) {
+      error = e.what();
+      return nullptr;
+    }
+  }();
+  if (gpu == nullptr) throw std::runtime_error(error);
+  return *gpu;
+}
+
+devtensor::Device BenchDevice(DtDeviceType type) {
+  return type == DT_DEVICE_WEBGPU ? TheWebGpu().device : BenchCpu();
+}
+
+}  // namespace devtensor::bench
