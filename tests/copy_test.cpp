@@ -600,15 +600,8 @@ TEST_F(CopySameBuffer, OverlappingStridedViewsOfOneParent) {
     const DtElementType type = RandomType(random);
     const size_t size = SizeOf(type);
     const Shape parent = RandomShape(random, 1, 4);
-    // Views a little smaller than the parent at nearby starts: mostly overlapping, all strided.
-    Placement src_place = DensePlacement(parent, size, random.Between(1, 4), random.Between(1, 16));
-    Placement dst_place = src_place;
-    for (size_t i = 0; i < parent.size(); ++i) {
-      const int64_t length = parent[i] - random.Between(0, std::min<int64_t>(2, parent[i] - 1));
-      src_place.shape[i] = dst_place.shape[i] = length;
-      src_place.start[i] = random.Between(0, parent[i] - length);
-      dst_place.start[i] = random.Between(0, parent[i] - length);
-    }
+    const auto [src_place, dst_place] =
+        OverlappingViews(random, parent, size, random.Between(1, 4), random.Between(1, 16));
     SCOPED_TRACE(std::string(DtGetElementTypeName(type)) + " from " + src_place.Describe() +
                  " to " + dst_place.Describe());
     std::vector<uint8_t> buffer(src_place.BufferBytes(), kSentinel);
@@ -617,12 +610,7 @@ TEST_F(CopySameBuffer, OverlappingStridedViewsOfOneParent) {
     Value src = MakeView(env_, cpu_, buffer, src_place, type);
     Value dst = MakeView(env_, cpu_, buffer, dst_place, type);
 
-    const std::vector<size_t> src_bytes = src_place.ByteOffsets(),
-                              dst_bytes = dst_place.ByteOffsets();
-    const std::set<size_t> read(src_bytes.begin(), src_bytes.end());
-    if (std::any_of(dst_bytes.begin(), dst_bytes.end(), [&](size_t b) { return read.count(b); })) {
-      ++overlapping;
-    }
+    if (SharesBytes(src_place, dst_place)) ++overlapping;
     const std::vector<uint8_t> snapshot = buffer;
     std::vector<uint8_t> expected = snapshot;
     ReferenceCopy(snapshot, src_place, &expected, dst_place);

@@ -241,24 +241,7 @@ T Read(const std::vector<uint8_t>& bytes, const ViewSpec& spec) {
   return value;
 }
 
-class GraphTest : public ::testing::Test {
- public:
-  void SetUp() override {
-    const DtDevice* device = nullptr;
-    DT_ASSERT_OK(DtGetDevice(env.get(), DT_DEVICE_WEBGPU, 0, &device));
-    gpu = Device(device);
-    cpu = env.device(DT_DEVICE_CPU);
-    uint32_t flags = 0;
-    DT_ASSERT_OK(DtGetDeviceErrorFlags(gpu.get(), &flags));  // clears what earlier tests left
-  }
-
-  uint32_t ErrorFlags() { return ReadErrorFlags(gpu.get()); }
-
-  Random random;
-  devtensor::Env env;
-  Device cpu, gpu;
-};
-
+using GraphTest = WebGpuEnvTest;
 using GraphDecode = GraphTest;
 using GraphUpload = GraphTest;
 using GraphErrors = GraphTest;

@@ -417,41 +417,6 @@ Shape BroadcastableTo(Random& random, const Shape& out) {
   return shape;
 }
 
-// ---- Placements -----------------------------------------------------------------------------------
-
-// A view into an arena: a row-major `parent` of `element_size`-byte elements starting
-// `parent_offset` bytes into the arena, and the view parent[start[0] : start[0] + shape[0], ...].
-struct Placement {
-  Shape parent, start, shape;
-  size_t element_size = 1;
-  size_t parent_offset = 0;
-
-  size_t End() const { return parent_offset + size_t(Product(parent)) * element_size; }
-
-  // Byte offsets in the arena of the view's elements, in row-major order of the view.
-  std::vector<size_t> ByteOffsets() const {
-    const Shape strides = RowMajorStrides(parent);
-    std::vector<size_t> offsets;
-    const int64_t count = Product(shape);
-    offsets.reserve(size_t(count));
-    for (int64_t flat = 0; flat < count; ++flat) {
-      int64_t rest = flat, element = 0;
-      for (size_t i = shape.size(); i-- > 0;) {
-        element += (start[i] + rest % shape[i]) * strides[i];
-        rest /= shape[i];
-      }
-      offsets.push_back(parent_offset + size_t(element) * element_size);
-    }
-    return offsets;
-  }
-
-  std::string Describe() const {
-    std::string text = "view " + Text(shape);
-    if (parent != shape) text += " at " + Text(start) + " of parent " + Text(parent);
-    return text + " at byte " + std::to_string(parent_offset);
-  }
-};
-
 // ---- The fixture ----------------------------------------------------------------------------------
 
 // Combinations the WebGPU provider refused with DT_NOT_SUPPORTED, per test, printed at the end.
@@ -483,17 +448,8 @@ std::string CurrentTest() {
   return info ? std::string(info->test_suite_name()) + "." + info->name() : "?";
 }
 
-class OpDeviceTest : public ::testing::Test {
+class OpDeviceTest : public WebGpuEnvTest {
  public:
-  void SetUp() override {
-    const DtDevice* device = nullptr;
-    DT_ASSERT_OK(DtGetDevice(env.get(), DT_DEVICE_WEBGPU, 0, &device));
-    gpu = Device(device);
-    cpu = env.device(DT_DEVICE_CPU);
-    uint32_t flags = 0;
-    DT_ASSERT_OK(DtGetDeviceErrorFlags(gpu.get(), &flags));  // clears what earlier tests left
-  }
-
   void TearDown() override {
     const auto it = SkippedCombos().find(CurrentTest());
     if (it == SkippedCombos().end()) return;
@@ -515,12 +471,6 @@ class OpDeviceTest : public ::testing::Test {
         << "message \"" << outcome.message << "\" lacks the device";
     SkippedCombos()[CurrentTest()].insert(combo);
   }
-
-  uint32_t ErrorFlags() { return ReadErrorFlags(gpu.get()); }
-
-  Random random;
-  devtensor::Env env;
-  Device cpu, gpu;
 };
 
 // ---- One op on both devices -------------------------------------------------------------------
@@ -585,7 +535,7 @@ class Case {
     o->place = place;
     o->values = std::move(values);
     Arena& a = *arenas_[size_t(arena)];
-    a.cursor = std::max(a.cursor, place.End());
+    a.cursor = std::max(a.cursor, place.BufferBytes());
     operands_.push_back(std::move(o));
     return int(operands_.size()) - 1;
   }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -11,7 +12,9 @@
 #include <iterator>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "devtensor/devtensor.h"
@@ -188,6 +191,30 @@ inline Placement DensePlacement(const Shape& shape, size_t element_size, size_t 
                    element_size, pad_elements * element_size, tail};
 }
 
+// Two views of one parent of shape `parent` (placed at pad_elements with `tail` guard bytes), each
+// a little shorter than the parent along every axis and at random nearby starts: mostly
+// overlapping, and strided.
+inline std::pair<Placement, Placement> OverlappingViews(Random& random, const Shape& parent,
+                                                        size_t element_size, size_t pad_elements,
+                                                        size_t tail) {
+  Placement a = DensePlacement(parent, element_size, pad_elements, tail);
+  Placement b = a;
+  for (size_t i = 0; i < parent.size(); ++i) {
+    const int64_t length = parent[i] - random.Between(0, std::min<int64_t>(2, parent[i] - 1));
+    a.shape[i] = b.shape[i] = length;
+    a.start[i] = random.Between(0, parent[i] - length);
+    b.start[i] = random.Between(0, parent[i] - length);
+  }
+  return {a, b};
+}
+
+// Whether two placements in one buffer share a byte.
+inline bool SharesBytes(const Placement& a, const Placement& b) {
+  const std::vector<size_t> a_bytes = a.ByteOffsets(), b_bytes = b.ByteOffsets();
+  const std::set<size_t> in_a(a_bytes.begin(), a_bytes.end());
+  return std::any_of(b_bytes.begin(), b_bytes.end(), [&](size_t byte) { return in_a.count(byte); });
+}
+
 // The parent is longer than the view along random axes (always at least one), and the view starts
 // at a random place along each: strided, with gaps wherever an inner axis is longer.
 inline Placement StridedPlacement(Random& random, const Shape& shape, size_t element_size) {
@@ -282,6 +309,25 @@ class CpuEnvTest : public ::testing::Test {
 
   DtEnv* env_ = nullptr;
   const DtDevice* cpu_ = nullptr;
+};
+
+// A test with an env, its CPU device and its first WebGPU device. Error flags an earlier test
+// left on the device are cleared first, so ErrorFlags() reports this test's own.
+class WebGpuEnvTest : public ::testing::Test {
+ public:
+  void SetUp() override {
+    const DtDevice* device = nullptr;
+    DT_ASSERT_OK(DtGetDevice(env.get(), DT_DEVICE_WEBGPU, 0, &device));
+    gpu = devtensor::Device(device);
+    cpu = env.device(DT_DEVICE_CPU);
+    ReadErrorFlags(gpu.get());
+  }
+
+  uint32_t ErrorFlags() { return ReadErrorFlags(gpu.get()); }
+
+  Random random;
+  devtensor::Env env;
+  devtensor::Device cpu, gpu;
 };
 
 }  // namespace devtensor_test

@@ -24,16 +24,8 @@ using devtensor::Tensor;
 
 
 
-class WebGpuHostImport : public ::testing::Test {
+class WebGpuHostImport : public WebGpuDawnTest {
  public:
-  void SetUp() override {
-    const DtDevice* device = nullptr;
-    DT_ASSERT_OK(DtGetDevice(env.get(), DT_DEVICE_WEBGPU, 0, &device));
-    gpu = devtensor::Device(device);
-    cpu = env.device(DT_DEVICE_CPU);
-    ASSERT_NO_FATAL_FAILURE(dawn.Open(gpu.get()));
-  }
-
   // Anonymous pages of `bytes` at `where` (any address when null); null when the address is taken.
   static uint8_t* MapPages(size_t bytes, void* where = nullptr) {
     const int fixed = where != nullptr ? MAP_FIXED_NOREPLACE : 0;
@@ -48,10 +40,6 @@ class WebGpuHostImport : public ::testing::Test {
     return {host.data<uint8_t>(), host.data<uint8_t>() + bytes};
   }
 
-  Random random;
-  devtensor::Env env;
-  devtensor::Device cpu, gpu;
-  Dawn dawn;
 };
 
 // Where the runtime offers host imports, devtensor's device has them on (unless turned off), so

@@ -158,18 +158,10 @@ struct Trial {
   }
 };
 
-// A test with an env, its CPU and WebGPU devices, and Dawn for the WebGPU device.
+// WebGpuDawnTest with trials: guarded buffers, their views, the reference result and the checks.
 // Public: the free helpers below take the fixture.
-class WebGpuTest : public ::testing::Test {
+class WebGpuTest : public WebGpuDawnTest {
  public:
-  void SetUp() override {
-    const DtDevice* device = nullptr;
-    DT_ASSERT_OK(DtGetDevice(env.get(), DT_DEVICE_WEBGPU, 0, &device));
-    gpu = Device(device);
-    cpu = env.device(DT_DEVICE_CPU);
-    ASSERT_NO_FATAL_FAILURE(dawn.Open(gpu.get()));
-  }
-
   // `use_dawn` false: GPU bytes go through devtensor (threads).
   std::unique_ptr<Bytes> NewBytes(Where where, size_t size, bool use_dawn = true) const {
     return std::make_unique<Bytes>(env, where == Where::kGpu ? gpu : cpu, cpu,
@@ -237,11 +229,6 @@ class WebGpuTest : public ::testing::Test {
     }
     return Check(t);
   }
-
-  Random random;
-  devtensor::Env env;
-  Device cpu, gpu;
-  Dawn dawn;
 };
 
 using WebGpuDevice = WebGpuTest;
@@ -539,20 +526,9 @@ TEST_F(WebGpuDeviceCopy, OverlappingStridedViewsOfOneParent) {
     const DtElementType type = RandomType(random);
     const size_t size = SizeOf(type);
     const Shape parent = RandomShape(random, 1, 4);
-    // Views a little smaller than the parent at nearby starts: mostly overlapping, all strided.
-    Placement from = DensePlacement(parent, size, random.Between(0, 5), random.Between(1, 16));
-    Placement to = from;
-    for (size_t i = 0; i < parent.size(); ++i) {
-      const int64_t length = parent[i] - random.Between(0, std::min<int64_t>(2, parent[i] - 1));
-      from.shape[i] = to.shape[i] = length;
-      from.start[i] = random.Between(0, parent[i] - length);
-      to.start[i] = random.Between(0, parent[i] - length);
-    }
-    const std::vector<size_t> read = from.ByteOffsets(), written = to.ByteOffsets();
-    const std::set<size_t> reads(read.begin(), read.end());
-    if (std::any_of(written.begin(), written.end(), [&](size_t b) { return reads.count(b); })) {
-      ++overlapping;
-    }
+    const auto [from, to] =
+        OverlappingViews(random, parent, size, random.Between(0, 5), random.Between(1, 16));
+    if (SharesBytes(from, to)) ++overlapping;
     SCOPED_TRACE(Name(type) + " from " + from.Describe() + " to " + to.Describe());
     ASSERT_TRUE(CopyWithinOneBuffer(*this, random, type, from, to));
   }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "devtensor/devtensor.h"
+#include "test_util.h"
 #include "providers/webgpu/webgpu_api.h"
 
 namespace devtensor_test {
@@ -166,6 +167,17 @@ class Dawn {
   wgpu::Adapter adapter_ = nullptr;
   wgpu::Device device_ = nullptr;
   wgpu::Queue queue_ = nullptr;
+};
+
+// A WebGPU test (see WebGpuEnvTest) that also reaches the device's Dawn objects directly.
+class WebGpuDawnTest : public WebGpuEnvTest {
+ public:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(WebGpuEnvTest::SetUp());
+    ASSERT_NO_FATAL_FAILURE(dawn.Open(gpu.get()));
+  }
+
+  Dawn dawn;
 };
 
 }  // namespace devtensor_test
