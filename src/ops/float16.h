@@ -85,6 +85,15 @@ uint16_t EncodeDouble(double value) {
   return Encode<kFraction, kExponent>(negative, mantissa, exponent);
 }
 
+
+// A signed integer, rounded to the format.
+template <int kFraction, int kExponent>
+uint16_t EncodeSigned(int64_t value) {
+  const bool negative = value < 0;
+  const uint64_t magnitude = negative ? uint64_t(0) - uint64_t(value) : uint64_t(value);
+  return Encode<kFraction, kExponent>(negative, magnitude, 0);
+}
+
 }  // namespace float16_detail
 
 // float16 <-> float / double / integers.
@@ -107,11 +116,7 @@ inline float ToFloat(Float16 h) {
   return value;
 }
 inline Float16 ToFloat16(double value) { return {float16_detail::EncodeDouble<10, 5>(value)}; }
-inline Float16 ToFloat16(int64_t value) {
-  const bool negative = value < 0;
-  const uint64_t magnitude = negative ? uint64_t(0) - uint64_t(value) : uint64_t(value);
-  return {float16_detail::Encode<10, 5>(negative, magnitude, 0)};
-}
+inline Float16 ToFloat16(int64_t value) { return {float16_detail::EncodeSigned<10, 5>(value)}; }
 inline Float16 ToFloat16(uint64_t value) { return {float16_detail::Encode<10, 5>(false, value, 0)}; }
 
 // bfloat16 <-> float / double / integers.
@@ -122,11 +127,7 @@ inline float ToFloat(BFloat16 b) {
   return value;
 }
 inline BFloat16 ToBFloat16(double value) { return {float16_detail::EncodeDouble<7, 8>(value)}; }
-inline BFloat16 ToBFloat16(int64_t value) {
-  const bool negative = value < 0;
-  const uint64_t magnitude = negative ? uint64_t(0) - uint64_t(value) : uint64_t(value);
-  return {float16_detail::Encode<7, 8>(negative, magnitude, 0)};
-}
+inline BFloat16 ToBFloat16(int64_t value) { return {float16_detail::EncodeSigned<7, 8>(value)}; }
 inline BFloat16 ToBFloat16(uint64_t value) { return {float16_detail::Encode<7, 8>(false, value, 0)}; }
 
 }  // namespace devtensor::ops

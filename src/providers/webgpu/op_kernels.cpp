@@ -440,6 +440,10 @@ uint64_t Extent(const DtTensorRef& t) {
   return (last + 1) * t.element_size;
 }
 
+// The device's error-flag words, bound at 7 by ops that call BindFlags.
+constexpr const char* kFlagsBinding =
+    "@group(0) @binding(7) var<storage, read_write> flags: array<atomic<u32>>;\n";
+
 class OpBuilder {
  public:
   OpBuilder(Context& context, CommandList& list, const DtOpCall& call)
@@ -847,8 +851,7 @@ DtStatus* KvCacheAppend(OpBuilder& b, const DtOpCall& call) {
   b.Extra(0) = static_cast<uint32_t>(cache.shape[2]);  // max_len
   b.Extra(1) = static_cast<uint32_t>(kv.shape[2]);     // new_len
   b.Extra(2) = elements == 0 ? 1u : 0u;                // check only
-  std::string code = std::string(kLibrary) + b.Inputs(2) +
-                     "@group(0) @binding(7) var<storage, read_write> flags: array<atomic<u32>>;\n" +
+  std::string code = std::string(kLibrary) + b.Inputs(2) + kFlagsBinding +
                      RawLoad("raw1", "word_in1", info.size) + MainHead();
   code += "  let position = bitcast<i32>(word_in2(p[40] >> 2u));\n";
   code += "  if (position < 0 || u32(position) + p[4] > p[3]) { atomicOr(&flags[0], 1u); return; }\n";
@@ -990,8 +993,7 @@ DtStatus* ScatterUpdates(OpBuilder& b, const DtOpCall& call, const DtTensorRef& 
   b.Extra(0) = static_cast<uint32_t>(k);
   b.Extra(1) = static_cast<uint32_t>(ind.rank - 1);
   for (size_t d = 0; d < out.rank; ++d) b.Word(80 + d) = static_cast<uint32_t>(out.shape[d]);
-  std::string code = std::string(kLibrary) + b.Inputs(2) +
-                     "@group(0) @binding(7) var<storage, read_write> flags: array<atomic<u32>>;\n" +
+  std::string code = std::string(kLibrary) + b.Inputs(2) + kFlagsBinding +
                      RawLoad("raw2", "word_in2", info.size) + MainHead();
   code += "  var tuple = p[28];\n  for (var d = 0u; d < p[4]; d++) { tuple += index[d] * p[29u + d]; }\n";
   code += "  var dest = p[16];\n";

@@ -108,42 +108,44 @@ int32_t GpuDeviceOf(const DtCopyPair& pair) {
   return pair.src->device_type == DT_DEVICE_WEBGPU ? pair.src->device_id : pair.dst->device_id;
 }
 
+// Calls `batch(pairs, count)` for each run of consecutive pairs on one GPU device (and, when
+// `by_stream`, on one stream): each run is one batch. Stops at the first error.
+template <typename Batch>
+DtStatus* ForEachRun(const DtCopyPair* pairs, size_t count, bool by_stream, Batch&& batch) {
+  size_t begin = 0;
+  while (begin < count) {
+    size_t end = begin + 1;
+    const int32_t device = GpuDeviceOf(pairs[begin]);
+    while (end < count && GpuDeviceOf(pairs[end]) == device &&
+           (!by_stream || pairs[end].stream == pairs[begin].stream)) {
+      ++end;
+    }
+    if (DtStatus* s = batch(pairs + begin, end - begin)) return s;
+    begin = end;
+  }
+  return nullptr;
+}
+
 DtStatus* CopyTensors(void* self, const DtCopyPair* pairs, size_t count) {
   auto* state = static_cast<ProviderState*>(self);
   return Guard(state->host, [&]() -> DtStatus* {
-    // Runs of pairs on one device with one stream are one batch each.
-    size_t begin = 0;
-    while (begin < count) {
-      size_t end = begin + 1;
-      const int32_t device = GpuDeviceOf(pairs[begin]);
-      while (end < count && GpuDeviceOf(pairs[end]) == device &&
-             pairs[end].stream == pairs[begin].stream) {
-        ++end;
-      }
-      auto* stream = static_cast<Stream*>(pairs[begin].stream);
+    return ForEachRun(pairs, count, true, [&](const DtCopyPair* run, size_t n) -> DtStatus* {
+      auto* stream = static_cast<Stream*>(run->stream);
       std::shared_ptr<Context> context;
-      if (DtStatus* s = ContextForWork(state, device, stream, &context)) return s;
-      if (DtStatus* s = CopyBatch(*context, pairs + begin, end - begin, stream)) return s;
-      begin = end;
-    }
-    return nullptr;
+      if (DtStatus* s = ContextForWork(state, GpuDeviceOf(*run), stream, &context)) return s;
+      return CopyBatch(*context, run, n, stream);
+    });
   });
 }
 
 DtStatus* CheckCopies(void* self, const DtCopyPair* pairs, size_t count) {
   auto* state = static_cast<ProviderState*>(self);
   return Guard(state->host, [&]() -> DtStatus* {
-    size_t begin = 0;
-    while (begin < count) {
-      size_t end = begin + 1;
-      const int32_t device = GpuDeviceOf(pairs[begin]);
-      while (end < count && GpuDeviceOf(pairs[end]) == device) ++end;
+    return ForEachRun(pairs, count, false, [&](const DtCopyPair* run, size_t n) -> DtStatus* {
       std::shared_ptr<Context> context;
-      if (DtStatus* s = ContextFor(state, device, &context)) return s;
-      if (DtStatus* s = CheckBatch(*context, pairs + begin, end - begin)) return s;
-      begin = end;
-    }
-    return nullptr;
+      if (DtStatus* s = ContextFor(state, GpuDeviceOf(*run), &context)) return s;
+      return CheckBatch(*context, run, n);
+    });
   });
 }
 
@@ -157,7 +159,10 @@ DtStatus* ZeroTensor(void* self, const DtTensorRef* tensor, void* stream_handle)
   });
 }
 
-void ForgetHostMemory(void*, void* handle, size_t) { Context::ForgetHostMemory(handle); }
+// Called for every CPU storage freed: storages too small to hold an import return at once.
+void ForgetHostMemory(void*, void* handle, size_t bytes) {
+  if (bytes >= HostImports::kMinBytes) Context::ForgetHostMemory(handle);
+}
 
 void ReleaseNothing(void*) {}
 
