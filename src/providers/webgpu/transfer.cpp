@@ -92,6 +92,11 @@ class Batch {
   DtStatus* PlanUpload(const DtTensorRef& src, const DtTensorRef& dst);
   DtStatus* PlanDownload(const DtTensorRef& src, const DtTensorRef& dst);
   DtStatus* PlanDeviceCopy(const DtTensorRef& src, const DtTensorRef& dst);
+  // A large synchronous copy between contiguous host bytes `data` of `host` and `buffer` at
+  // `offset` (both word-aligned) as one copy command over the host pages imported in place: no
+  // host copy, no staging. False, planning nothing, when the pages are not imported.
+  bool PlanImportedCopy(const DtTensorRef& host, const uint8_t* data, size_t bytes,
+                        wgpu::Buffer buffer, uint64_t offset, bool upload);
   DtStatus* AddKernel(KernelJob job, Scratch src, Scratch dst);
   // Host bytes of `t` packed densely and padded to a multiple of 4.
   const uint8_t* Packed(const DtTensorRef& t, size_t* bytes);
@@ -155,22 +160,9 @@ DtStatus* Batch::PlanUpload(const DtTensorRef& src, const DtTensorRef& dst) {
   const bool pack_later = when_ == When::kRecorded && !(Contiguous(src) && bytes % 4 == 0);
   const uint8_t* data = pack_later || when_ == When::kCheck ? nullptr : Packed(src, &bytes);
   wgpu::Buffer buffer = BufferOf(dst);
-  if (when_ == When::kNow && WordAligned(dst) && Contiguous(src) && bytes % 4 == 0 &&
-      reinterpret_cast<uintptr_t>(data) % 4 == 0) {
-    // Large: the GPU reads the host pages in place.
-    wgpu::Buffer pages = nullptr;
-    uint64_t at = 0;
-    if (context_.host_imports().Find(context_, src.handle, src.buffer_bytes, data, bytes, &pages,
-                                     &at) &&
-        at % 4 == 0) {
-      Command copy;
-      copy.src = {Scratch::kNone, pages, at};
-      copy.dst = {Scratch::kNone, buffer, dst.byte_offset};
-      copy.size = bytes;
-      commands_.push_back(copy);
-      touched_.push_back(buffer);
-      return nullptr;
-    }
+  if (WordAligned(dst) && Contiguous(src) && bytes % 4 == 0 &&
+      PlanImportedCopy(src, data, bytes, buffer, dst.byte_offset, /*upload=*/true)) {
+    return nullptr;
   }
   if (WordAligned(dst) && !Touched(buffer) && when_ == When::kNow) {
     // Nothing earlier in this batch uses the buffer: the queue's own write is exact and in order.
@@ -200,6 +192,25 @@ DtStatus* Batch::PlanUpload(const DtTensorRef& src, const DtTensorRef& dst) {
   return nullptr;
 }
 
+bool Batch::PlanImportedCopy(const DtTensorRef& host, const uint8_t* data, size_t bytes,
+                             wgpu::Buffer buffer, uint64_t offset, bool upload) {
+  if (when_ != When::kNow || reinterpret_cast<uintptr_t>(data) % 4 != 0) return false;
+  wgpu::Buffer pages = nullptr;
+  uint64_t at = 0;  // imports start on a page, so `at` keeps data's word alignment
+  if (!context_.host_imports().Find(context_, host.handle, host.buffer_bytes, data, bytes, &pages,
+                                    &at)) {
+    return false;
+  }
+  const Location device{Scratch::kNone, buffer, offset}, in_place{Scratch::kNone, pages, at};
+  Command copy;
+  copy.src = upload ? in_place : device;
+  copy.dst = upload ? device : in_place;
+  copy.size = bytes;
+  commands_.push_back(copy);
+  touched_.push_back(buffer);
+  return true;
+}
+
 DtStatus* Batch::PlanDownload(const DtTensorRef& src, const DtTensorRef& dst) {
   const uint64_t bytes = Elements(src) * src.element_size;
   wgpu::Buffer buffer = BufferOf(src);
@@ -209,22 +220,9 @@ DtStatus* Batch::PlanDownload(const DtTensorRef& src, const DtTensorRef& dst) {
   target.rank = dst.rank;
   std::copy(dst.shape, dst.shape + dst.rank, target.shape);
   std::copy(dst.strides, dst.strides + dst.rank, target.strides);
-  if (when_ == When::kNow && WordAligned(src) && Contiguous(dst) &&
-      reinterpret_cast<uintptr_t>(target.data) % 4 == 0) {
-    // Large: the GPU writes the host pages in place, exactly the view's bytes.
-    wgpu::Buffer pages = nullptr;
-    uint64_t at = 0;
-    if (context_.host_imports().Find(context_, dst.handle, dst.buffer_bytes, target.data, bytes,
-                                     &pages, &at) &&
-        at % 4 == 0) {
-      Command copy;
-      copy.src = {Scratch::kNone, buffer, src.byte_offset};
-      copy.dst = {Scratch::kNone, pages, at};
-      copy.size = bytes;
-      commands_.push_back(copy);
-      touched_.push_back(buffer);
-      return nullptr;
-    }
+  if (WordAligned(src) && Contiguous(dst) &&
+      PlanImportedCopy(dst, target.data, bytes, buffer, src.byte_offset, /*upload=*/false)) {
+    return nullptr;
   }
   const uint64_t begin = src.byte_offset & ~uint64_t(3);
   const uint64_t end = RoundUp4(src.byte_offset + bytes);
