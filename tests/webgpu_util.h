@@ -46,14 +46,10 @@ inline const wgpu::Api* DawnApi(std::string* why) {
     *why = path + ": " + (error ? error : "not loadable");
     return nullptr;
   }
-#define DT_TEST_RESOLVE(name, symbol, type)                                 \
-  api.name = reinterpret_cast<decltype(api.name)>(dlsym(library, #symbol)); \
-  if (api.name == nullptr) {                                                \
-    *why = path + " lacks " #symbol;                                        \
-    return nullptr;                                                         \
+  if (const char* missing = wgpu::ResolveApi(library, &api)) {
+    *why = path + " lacks " + missing;
+    return nullptr;
   }
-  DT_WGPU_FUNCTIONS(DT_TEST_RESOLVE)
-#undef DT_TEST_RESOLVE
   loaded = true;
   return &api;
 }

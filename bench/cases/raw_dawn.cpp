@@ -22,10 +22,9 @@ RawDawn::RawDawn(devtensor::Device device) {
     throw std::runtime_error("cannot load the WebGPU runtime for the raw Dawn baseline: " +
                              std::string(dlerror()));
   }
-#define DT_BENCH_RESOLVE(name, symbol, type) \
-  api_.name = reinterpret_cast<decltype(api_.name)>(dlsym(library, #symbol));
-  DT_WGPU_FUNCTIONS(DT_BENCH_RESOLVE)
-#undef DT_BENCH_RESOLVE
+  if (const char* missing = wgpu::ResolveApi(library, &api_)) {
+    throw std::runtime_error("the WebGPU runtime lacks " + std::string(missing));
+  }
   void* handle = nullptr;
   devtensor::Check(DtGetDeviceNativeHandle(device.get(), "WGPUInstance", &handle));
   instance_ = static_cast<wgpu::Instance>(handle);

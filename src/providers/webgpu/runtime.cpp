@@ -49,14 +49,10 @@ void* OpenLibrary(std::string* path, std::string* why) {
 }
 
 bool ResolveFunctions(void* library, wgpu::Api* api, std::string* why) {
-#define DT_WGPU_RESOLVE(name, symbol, type)                                            \
-  api->name = reinterpret_cast<decltype(api->name)>(dlsym(library, #symbol));                       \
-  if (api->name == nullptr) {                                                          \
-    *why = "the WebGPU runtime lacks " #symbol "; it is not the pinned Dawn runtime"; \
-    return false;                                                                      \
+  if (const char* missing = wgpu::ResolveApi(library, api)) {
+    *why = std::string("the WebGPU runtime lacks ") + missing + "; it is not the pinned Dawn runtime";
+    return false;
   }
-  DT_WGPU_FUNCTIONS(DT_WGPU_RESOLVE)
-#undef DT_WGPU_RESOLVE
   return true;
 }
 

@@ -8,6 +8,8 @@
 #ifndef DEVTENSOR_PROVIDERS_WEBGPU_WEBGPU_API_H_
 #define DEVTENSOR_PROVIDERS_WEBGPU_WEBGPU_API_H_
 
+#include <dlfcn.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -452,6 +454,17 @@ struct Api {
   DT_WGPU_FUNCTIONS(DT_WGPU_MEMBER)
 #undef DT_WGPU_MEMBER
 };
+
+// Fills `api` from `library` (a dlopen handle). Returns the first symbol the library lacks, or
+// null when it has them all.
+inline const char* ResolveApi(void* library, Api* api) {
+#define DT_WGPU_RESOLVE(name, symbol, type)                                         \
+  api->name = reinterpret_cast<decltype(api->name)>(dlsym(library, #symbol));    \
+  if (api->name == nullptr) return #symbol;
+  DT_WGPU_FUNCTIONS(DT_WGPU_RESOLVE)
+#undef DT_WGPU_RESOLVE
+  return nullptr;
+}
 
 }  // namespace devtensor::wgpu
 
