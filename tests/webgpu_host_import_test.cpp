@@ -34,12 +34,26 @@ class WebGpuHostImport : public WebGpuDawnTest {
     return static_cast<uint8_t*>(p);
   }
 
-  std::vector<uint8_t> Download(const Tensor& device_tensor, size_t bytes) const {
-    Tensor host = Tensor::create(env, cpu, DT_UINT8, {int64_t(bytes)});
-    env.copy(device_tensor, host);
-    return {host.data<uint8_t>(), host.data<uint8_t>() + bytes};
+  // A device tensor's bytes, written and read through Dawn directly.
+  void SetGpuBytes(const Tensor& device_tensor, const std::vector<uint8_t>& bytes) const {
+    dawn.Write(static_cast<wgpu::Buffer>(device_tensor.buffer().handle), 0, bytes);
+  }
+  std::vector<uint8_t> GpuBytes(const Tensor& device_tensor) const {
+    return dawn.Read(static_cast<wgpu::Buffer>(device_tensor.buffer().handle), 0,
+                     device_tensor.element_count());
   }
 
+  // `bytes` with kGuard sentinel bytes before and after.
+  static std::vector<uint8_t> Guarded(const std::vector<uint8_t>& bytes) {
+    std::vector<uint8_t> out = Sentinels(kGuard);
+    out.insert(out.end(), bytes.begin(), bytes.end());
+    out.resize(out.size() + kGuard, kSentinel);
+    return out;
+  }
+
+  // Guard bytes around destinations: a multiple of 4 (the import path needs word alignment) that
+  // is not a multiple of 16.
+  static constexpr size_t kGuard = 1028;
 };
 
 // Where the runtime offers host imports, devtensor's device has them on (unless turned off), so
@@ -68,18 +82,18 @@ TEST_F(WebGpuHostImport, ReusedHostTensorCopiesItsCurrentBytesExactly) {
     // Upload: the GPU buffer gets the view and nothing else.
     std::vector<uint8_t> expected_host = RandomBytes(random, host_bytes);
     std::memcpy(host.data<uint8_t>(), expected_host.data(), host_bytes);
-    dawn.Write(static_cast<wgpu::Buffer>(device.buffer().handle), 0, gpu_sentinels);
+    SetGpuBytes(device, gpu_sentinels);
     Tensor from = host.view(host_at, DT_UINT8, {int64_t(bytes)});
     Tensor into = device.view(gpu_at, DT_UINT8, {int64_t(bytes)});
     env.copy(from, into);
     std::vector<uint8_t> expected_gpu = gpu_sentinels;
     std::memcpy(expected_gpu.data() + gpu_at, expected_host.data() + host_at, bytes);
-    ASSERT_TRUE(SameBytes(Download(device, gpu_bytes), expected_gpu)) << "upload";
+    ASSERT_TRUE(SameBytes(GpuBytes(device), expected_gpu)) << "upload";
     ASSERT_TRUE(SameBytes({host.data<uint8_t>(), host.data<uint8_t>() + host_bytes}, expected_host))
         << "the upload changed its host source";
     // Download into the middle of the same host buffer: its neighbours in the same pages stay.
     std::vector<uint8_t> fresh = RandomBytes(random, gpu_bytes);
-    dawn.Write(static_cast<wgpu::Buffer>(device.buffer().handle), 0, fresh);
+    SetGpuBytes(device, fresh);
     const std::vector<uint8_t> sentinels = Sentinels(host_bytes);
     std::memcpy(host.data<uint8_t>(), sentinels.data(), host_bytes);
     env.copy(into, from);
@@ -94,30 +108,38 @@ TEST_F(WebGpuHostImport, ReusedHostTensorCopiesItsCurrentBytesExactly) {
 // tensor wrapping the new memory reach the new pages, not the pages an earlier import pinned.
 TEST_F(WebGpuHostImport, MemoryMappedAgainAtTheSameAddressIsNotReachedThroughAStaleImport) {
   SCOPED_TRACE(random.trace());
-  const size_t bytes = 8 * kMiB;
-  Tensor device = Tensor::create(env, gpu, DT_UINT8, {int64_t(bytes)});
+  const size_t bytes = 8 * kMiB, inner = bytes - 2 * kGuard;
+  Tensor device = Tensor::create(env, gpu, DT_UINT8, {int64_t(bytes + 2 * kGuard)});
+  Tensor slot = device.view(kGuard, DT_UINT8, {int64_t(bytes)});
   uint8_t* pages = MapPages(bytes);
   ASSERT_NE(pages, nullptr);
   const std::vector<uint8_t> first = RandomBytes(random, bytes);
   std::memcpy(pages, first.data(), bytes);
   {
     Tensor wrapped = Tensor::wrap(env, cpu, pages, bytes, 0, DT_UINT8, {int64_t(bytes)});
-    env.copy(wrapped, device);
-    env.copy(device, wrapped);  // both directions use (and keep) the import
+    env.copy(wrapped, slot);
+    env.copy(slot, wrapped);  // both directions use (and keep) the import
   }
   ASSERT_EQ(munmap(pages, bytes), 0);
   uint8_t* again = MapPages(bytes, pages);
   if (again == nullptr) GTEST_SKIP() << "the address was taken before it could be mapped again";
-  const std::vector<uint8_t> second = RandomBytes(random, bytes);
-  std::memcpy(again, second.data(), bytes);
   {
     Tensor wrapped = Tensor::wrap(env, cpu, again, bytes, 0, DT_UINT8, {int64_t(bytes)});
-    env.copy(wrapped, device);
-    EXPECT_TRUE(SameBytes(Download(device, bytes), second)) << "upload from the new pages";
-    const std::vector<uint8_t> third = RandomBytes(random, bytes);
-    dawn.Write(static_cast<wgpu::Buffer>(device.buffer().handle), 0, third);
-    env.copy(device, wrapped);
-    EXPECT_TRUE(SameBytes({again, again + bytes}, third)) << "download into the new pages";
+    // Upload from the new pages into a guarded slot.
+    const std::vector<uint8_t> second = RandomBytes(random, bytes);
+    std::memcpy(again, second.data(), bytes);
+    SetGpuBytes(device, Sentinels(bytes + 2 * kGuard));
+    env.copy(wrapped, slot);
+    EXPECT_TRUE(SameBytes(GpuBytes(device), Guarded(second))) << "upload from the new pages";
+    // Download into the middle of the new pages, whose first and last kGuard bytes stay.
+    const std::vector<uint8_t> third = RandomBytes(random, bytes + 2 * kGuard);
+    SetGpuBytes(device, third);
+    std::memset(again, kSentinel, bytes);
+    env.copy(device.view(kGuard, DT_UINT8, {int64_t(inner)}),
+             wrapped.view(kGuard, DT_UINT8, {int64_t(inner)}));
+    std::vector<uint8_t> expected = Sentinels(bytes);
+    std::memcpy(expected.data() + kGuard, third.data() + kGuard, inner);
+    EXPECT_TRUE(SameBytes({again, again + bytes}, expected)) << "download into the new pages";
   }
   munmap(again, bytes);
 }
@@ -131,13 +153,13 @@ TEST_F(WebGpuHostImport, ReadOnlyPagesUploadCorrectly) {
   const std::vector<uint8_t> data = RandomBytes(random, bytes);
   std::memcpy(pages, data.data(), bytes);
   ASSERT_EQ(mprotect(pages, bytes, PROT_READ), 0);
-  Tensor device = Tensor::create(env, gpu, DT_UINT8, {int64_t(bytes)});
+  Tensor device = Tensor::create(env, gpu, DT_UINT8, {int64_t(bytes + 2 * kGuard)});
   {
     Tensor wrapped = Tensor::wrap(env, cpu, pages, bytes, 0, DT_UINT8, {int64_t(bytes)});
     for (int i = 0; i < 2; ++i) {  // the second time, whatever the first learned is reused
-      dawn.Write(static_cast<wgpu::Buffer>(device.buffer().handle), 0, Sentinels(bytes));
-      env.copy(wrapped, device);
-      EXPECT_TRUE(SameBytes(Download(device, bytes), data)) << "attempt " << i;
+      SetGpuBytes(device, Sentinels(bytes + 2 * kGuard));
+      env.copy(wrapped, device.view(kGuard, DT_UINT8, {int64_t(bytes)}));
+      EXPECT_TRUE(SameBytes(GpuBytes(device), Guarded(data))) << "attempt " << i;
     }
   }
   munmap(pages, bytes);
