@@ -95,4 +95,51 @@ void RawDawn::Copy(wgpu::Buffer from, wgpu::Buffer to, size_t size) const {
   SubmitAndWait(encoder);
 }
 
+wgpu::ComputePipeline RawDawn::CreatePipeline(const char* wgsl) const {
+  wgpu::ShaderSourceWgsl source{{nullptr, wgpu::stype::kShaderSourceWgsl}, {wgsl, std::strlen(wgsl)}};
+  wgpu::ShaderModuleDescriptor module_descriptor{&source.chain, wgpu::View("raw Dawn")};
+  wgpu::ShaderModule module = api_.DeviceCreateShaderModule(device_, &module_descriptor);
+  wgpu::ComputePipelineDescriptor descriptor{};
+  descriptor.compute.module = module;
+  descriptor.compute.entry_point = wgpu::View("main");
+  wgpu::ComputePipeline pipeline = api_.DeviceCreateComputePipeline(device_, &descriptor);
+  api_.ShaderModuleRelease(module);
+  if (pipeline == nullptr) throw std::runtime_error("raw Dawn: cannot create a compute pipeline");
+  return pipeline;
+}
+
+void RawDawn::ReleasePipeline(wgpu::ComputePipeline pipeline) const {
+  api_.ComputePipelineRelease(pipeline);
+}
+
+wgpu::BindGroup RawDawn::CreateBindGroup(wgpu::ComputePipeline pipeline,
+                                         const std::vector<wgpu::Buffer>& buffers) const {
+  std::vector<wgpu::BindGroupEntry> entries;
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    entries.push_back({nullptr, uint32_t(i), buffers[i], 0, api_.BufferGetSize(buffers[i]), nullptr, nullptr});
+  }
+  wgpu::BindGroupLayout layout = api_.ComputePipelineGetBindGroupLayout(pipeline, 0);
+  wgpu::BindGroupDescriptor descriptor{nullptr, wgpu::View("raw Dawn"), layout, entries.size(), entries.data()};
+  wgpu::BindGroup group = api_.DeviceCreateBindGroup(device_, &descriptor);
+  api_.BindGroupLayoutRelease(layout);
+  if (group == nullptr) throw std::runtime_error("raw Dawn: cannot create a bind group");
+  return group;
+}
+
+void RawDawn::ReleaseBindGroup(wgpu::BindGroup group) const { api_.BindGroupRelease(group); }
+
+void RawDawn::DispatchEach(wgpu::ComputePipeline pipeline, const std::vector<wgpu::BindGroup>& groups,
+                           uint32_t workgroups) const {
+  wgpu::CommandEncoder encoder = api_.DeviceCreateCommandEncoder(device_, nullptr);
+  wgpu::ComputePassEncoder pass = api_.CommandEncoderBeginComputePass(encoder, nullptr);
+  api_.ComputePassEncoderSetPipeline(pass, pipeline);
+  for (wgpu::BindGroup group : groups) {
+    api_.ComputePassEncoderSetBindGroup(pass, 0, group, 0, nullptr);
+    api_.ComputePassEncoderDispatchWorkgroups(pass, workgroups, 1, 1);
+  }
+  api_.ComputePassEncoderEnd(pass);
+  api_.ComputePassEncoderRelease(pass);
+  SubmitAndWait(encoder);
+}
+
 }  // namespace devtensor::bench

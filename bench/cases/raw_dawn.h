@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "devtensor/devtensor.hpp"
 #include "providers/webgpu/webgpu_api.h"
@@ -39,6 +40,18 @@ class RawDawn {
                 size_t size) const;
   // Copies `size` bytes from the start of `from` to the start of `to`, then waits.
   void Copy(wgpu::Buffer from, wgpu::Buffer to, size_t size) const;
+
+  // A compute pipeline from WGSL with entry point `main` and the layout the shader implies.
+  wgpu::ComputePipeline CreatePipeline(const char* wgsl) const;
+  void ReleasePipeline(wgpu::ComputePipeline pipeline) const;
+  // A bind group of `pipeline`'s group 0 with `buffers` whole at bindings 0, 1, ...
+  wgpu::BindGroup CreateBindGroup(wgpu::ComputePipeline pipeline,
+                                  const std::vector<wgpu::Buffer>& buffers) const;
+  void ReleaseBindGroup(wgpu::BindGroup group) const;
+  // One compute pass that dispatches `pipeline` once per group (`workgroups` each), then
+  // SubmitAndWait.
+  void DispatchEach(wgpu::ComputePipeline pipeline, const std::vector<wgpu::BindGroup>& groups,
+                    uint32_t workgroups) const;
 
  private:
   wgpu::Api api_;

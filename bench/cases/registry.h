@@ -12,6 +12,7 @@ void RegisterUpdateCases(const SuiteOptions& options);      // update_cases.cpp
 void RegisterKvAppendCases(const SuiteOptions& options);    // kv_append_cases.cpp
 void RegisterCpuCopyCases(const SuiteOptions& options);     // cpu_cases.cpp
 void RegisterDecodeCases(const SuiteOptions& options, DtDeviceType device);  // decode_cases.cpp
+void RegisterDecodePartsCases(const SuiteOptions& options);  // decode_parts_cases.cpp
 
 }  // namespace devtensor::bench
 

@@ -23,6 +23,7 @@ void RegisterWebGpuCases(const SuiteOptions& options) {
   RegisterUpdateCases(options);
   RegisterKvAppendCases(options);
   RegisterDecodeCases(options, DT_DEVICE_WEBGPU);
+  RegisterDecodePartsCases(options);
 }
 
 void RegisterCpuCases(const SuiteOptions& options) {

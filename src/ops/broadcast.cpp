@@ -44,8 +44,18 @@ void BroadcastStrides(const TensorView& view, const int64_t* out_shape, size_t o
 
 OpError CheckBroadcastOutput(const OpCall& call, std::initializer_list<size_t> inputs,
                              std::initializer_list<const char*> names, const char* output_name) {
+  // The shapes broadcast before input `until`, for messages (made only when one is needed).
+  auto so_far = [&](size_t until) {
+    std::string text;
+    auto name = names.begin();
+    for (size_t input : inputs) {
+      if (input == until) break;
+      text += (text.empty() ? "" : " and ") + ArgText("inputs", input, *name++) + " of shape " +
+              ShapeText(call.inputs[input]);
+    }
+    return text;
+  };
   Shape result;
-  std::string so_far;  // the shapes broadcast so far, for messages
   size_t n = 0;
   auto name = names.begin();
   for (size_t input : inputs) {
@@ -58,14 +68,12 @@ OpError CheckBroadcastOutput(const OpCall& call, std::initializer_list<size_t> i
       size_t axis_result = 0, axis_input = 0;
       if (!BroadcastShapes(result, shape, &next, &axis_result, &axis_input)) {
         return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("inputs", input, *name), " of shape ",
-                    ShapeText(view), " does not broadcast with ", so_far, ": dimension ",
+                    ShapeText(view), " does not broadcast with ", so_far(input), ": dimension ",
                     axis_input, " is ", view.shape[axis_input], " where the other has ",
                     result.dims[axis_result]);
       }
       result = next;
     }
-    so_far += Concat(n == 0 ? "" : " and ", ArgText("inputs", input, *name), " of shape ",
-                     ShapeText(view));
     ++n;
     ++name;
   }

@@ -14,7 +14,7 @@ std::string ShapeText(const int64_t* shape, size_t rank) {
 }
 
 std::string ArgText(const char* what, size_t index, const char* name) {
-  return Concat(what, "[", index, "] (", name, ")");
+  return std::string(what) + "[" + std::to_string(index) + "] (" + name + ")";
 }
 
 const char* TypeName(DtElementType type) { return DtGetElementTypeName(type); }

@@ -66,6 +66,17 @@ DtStatus* CommandList::TakeBuffer(uint64_t bytes, wgpu::Flags usage, wgpu::Buffe
   return nullptr;
 }
 
+DtStatus* CommandList::AddParameters(const void* data, size_t bytes, wgpu::Buffer* buffer,
+                                     uint64_t* offset) {
+  std::shared_ptr<ParameterArena::Block> block;
+  if (DtStatus* s = context_.parameters().Add(data, bytes, &block, offset)) return s;
+  *buffer = block->buffer();
+  if (parameter_blocks_.empty() || parameter_blocks_.back() != block) {
+    parameter_blocks_.push_back(std::move(block));
+  }
+  return nullptr;
+}
+
 void CommandList::Execute(wgpu::CommandEncoder encoder) const {
   const wgpu::Api& api = context_.api();
   std::vector<uint8_t> packed;

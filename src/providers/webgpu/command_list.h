@@ -7,6 +7,7 @@
 #define DEVTENSOR_PROVIDERS_WEBGPU_COMMAND_LIST_H_
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "devtensor/devtensor_provider.h"
@@ -34,6 +35,9 @@ class CommandList {
   void Dispatch(wgpu::ComputePipeline pipeline, wgpu::BindGroup group, uint32_t x, uint32_t y);
   // A buffer from the context's pools that the list owns.
   DtStatus* TakeBuffer(uint64_t bytes, wgpu::Flags usage, wgpu::Buffer* buffer);
+  // A copy of `bytes` (a multiple of 4) of a dispatch's parameters in the context's parameter
+  // arena, kept for as long as the list: the buffer and the offset to bind them at.
+  DtStatus* AddParameters(const void* data, size_t bytes, wgpu::Buffer* buffer, uint64_t* offset);
 
   bool empty() const { return commands_.empty() && writes_.empty(); }
   // Issues the writes and records the commands into `encoder` (consecutive dispatches share one
@@ -67,6 +71,7 @@ class CommandList {
   };
 
   Context& context_;
+  std::vector<std::shared_ptr<ParameterArena::Block>> parameter_blocks_;
   std::vector<Write_> writes_;
   std::vector<std::vector<uint8_t>> copies_;
   std::vector<Command> commands_;

@@ -153,10 +153,12 @@ Context::~Context() {
   if (device_ == nullptr) return;
   const wgpu::Api& a = runtime_->api;
   releasing_.store(true);
+  parameters_.Release();
   host_imports_.Release(a);
   for (wgpu::ComputePipeline& pipeline : copy_pipeline_) {
     if (pipeline != nullptr) a.ComputePipelineRelease(pipeline);
   }
+  for (auto& [key, kernel] : kernels_) a.BindGroupLayoutRelease(kernel.layout);
   for (auto& [code, pipeline] : pipelines_) {
     if (pipeline != nullptr) a.ComputePipelineRelease(pipeline);
   }
@@ -246,6 +248,7 @@ DtStatus* Context::Wait(wgpu::Future future, const char* what) {
 
 void Context::Submit(wgpu::CommandEncoder encoder) {
   const wgpu::Api& a = api();
+  parameters_.Flush();
   wgpu::CommandBuffer commands = a.CommandEncoderFinish(encoder, nullptr);
   a.QueueSubmit(queue_, 1, &commands);
   a.CommandBufferRelease(commands);
@@ -333,6 +336,27 @@ wgpu::ComputePipeline Context::Pipeline(const std::string& code) {
   }
   pipelines_.emplace(code, pipeline);
   return pipeline;
+}
+
+Context::Kernel Context::KernelFor(const std::string& key,
+                                   const std::function<std::string()>& generate) {
+  auto it = kernels_.find(key);
+  if (it != kernels_.end()) {
+#ifndef NDEBUG
+    if (kernel_code_.at(key) != generate()) std::abort();  // the key misses something the text uses
+#endif
+    return it->second;
+  }
+  const std::string code = generate();
+  Kernel kernel;
+  kernel.pipeline = Pipeline(code);
+  if (kernel.pipeline == nullptr) return kernel;
+  kernel.layout = api().ComputePipelineGetBindGroupLayout(kernel.pipeline, 0);
+  kernels_.emplace(key, kernel);
+#ifndef NDEBUG
+  kernel_code_.emplace(key, code);
+#endif
+  return kernel;
 }
 
 DtStatus* Context::ErrorFlags(wgpu::Buffer* buffer) {

@@ -7,6 +7,7 @@
 #define DEVTENSOR_PROVIDERS_WEBGPU_CONTEXT_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,6 +17,7 @@
 
 #include "devtensor/devtensor_provider.h"
 #include "providers/webgpu/host_import.h"
+#include "providers/webgpu/parameter_arena.h"
 #include "providers/webgpu/runtime.h"
 
 namespace devtensor::webgpu {
@@ -50,7 +52,10 @@ class Context {
   // Errors Dawn reported since the last call, as one status (null when none), or as text.
   DtStatus* TakeErrors();
   std::string TakeErrorText();
-  // Submits `encoder`'s commands and releases the encoder.
+  // Where dispatches' parameters go (written before each submit).
+  ParameterArena& parameters() { return parameters_; }
+  // Submits `encoder`'s commands (after the parameters added since the last submit) and releases
+  // the encoder.
   void Submit(wgpu::CommandEncoder encoder);
   // Waits until the queue has finished everything submitted so far (WaitIdle: and reports the
   // errors Dawn raised meanwhile).
@@ -67,6 +72,13 @@ class Context {
   // The pipeline of a generated WGSL shader (entry point main), compiled once; null when it
   // does not compile (the error is in TakeErrorText).
   wgpu::ComputePipeline Pipeline(const std::string& code);
+  // A generated kernel found by `key`, which names everything its WGSL depends on, so that the
+  // text is made (by `generate`) and hashed only the first time. Null when it does not compile.
+  struct Kernel {
+    wgpu::ComputePipeline pipeline = nullptr;
+    wgpu::BindGroupLayout layout = nullptr;  // the pipeline's group 0
+  };
+  Kernel KernelFor(const std::string& key, const std::function<std::string()>& generate);
   // The device's error-flag words (16 bytes), made on first use.
   DtStatus* ErrorFlags(wgpu::Buffer* buffer);
 
@@ -102,9 +114,14 @@ class Context {
   uint64_t pooled_bytes_ = 0;
   wgpu::ComputePipeline copy_pipeline_[2] = {nullptr, nullptr};
   std::unordered_map<std::string, wgpu::ComputePipeline> pipelines_;  // by WGSL text
+  std::unordered_map<std::string, Kernel> kernels_;                   // by key
+#ifndef NDEBUG
+  std::unordered_map<std::string, std::string> kernel_code_;  // checks that a key names one text
+#endif
   wgpu::Buffer error_flags_ = nullptr;
   bool can_import_host_memory_ = false;
   HostImports host_imports_;
+  ParameterArena parameters_{*this};
 };
 
 }  // namespace devtensor::webgpu

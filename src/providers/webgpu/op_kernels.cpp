@@ -1,8 +1,10 @@
 #include "providers/webgpu/op_kernels.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -448,7 +450,6 @@ class OpBuilder {
  public:
   OpBuilder(Context& context, CommandList& list, const DtOpCall& call)
       : context_(context), api_(context.api()), list_(list), call_(call) {
-    params_.assign(kParamWords, 0);
   }
 
   DtStatus* NotSupported(const std::string& why) {
@@ -557,8 +558,11 @@ class OpBuilder {
     return nullptr;
   }
 
-  // Compiles (or finds) the shader and records one dispatch over the index space.
-  DtStatus* Dispatch(const std::string& code, uint32_t inputs) {
+  // Finds (or compiles) the kernel and records one dispatch over the index space. The kernel is
+  // found by the op, `variant` (what else its text depends on), the call's element types and
+  // which inputs are read through the output's binding; `code` makes the WGSL on first use.
+  DtStatus* Dispatch(const DtOpCall& call, const char* variant, const std::function<std::string()>& code,
+                     uint32_t inputs) {
     if (count_ == 0) return nullptr;
     if (count_ > 0xFFFFFFFFull) return NotSupported("more than 2^32 elements in one op");
     for (uint32_t t = 0; t <= inputs; ++t) params_[16 + t * 12] = bound_[t].base;
@@ -566,32 +570,35 @@ class OpBuilder {
     const uint32_t groups = static_cast<uint32_t>((count_ + kWorkgroup - 1) / kWorkgroup);
     const uint32_t columns = std::min(groups, context_.limits().max_compute_workgroups_per_dimension);
     params_[2] = columns * kWorkgroup;
-    wgpu::ComputePipeline pipeline = context_.Pipeline(code);
-    if (pipeline == nullptr) {
+    std::string key = std::string(call.op_type) + "/" + variant + "/";
+    for (size_t k = 0; k < call.num_outputs; ++k) key += ElementTypeName(call.outputs[k]->element_type) + std::string(",");
+    key += "/";
+    for (size_t k = 0; k < call.num_inputs; ++k) key += ElementTypeName(call.inputs[k]->element_type) + std::string(",");
+    key += "/";
+    for (uint32_t k = 1; k <= inputs; ++k) key += aliased_[k] ? 'a' : 'b';
+    if (flags_ != nullptr) key += "/flags";
+    const Context::Kernel kernel = context_.KernelFor(key, code);
+    if (kernel.pipeline == nullptr) {
       return Fail(DT_INTERNAL, "the WebGPU shader did not compile: " + context_.TakeErrorText());
     }
     wgpu::Buffer params = nullptr;
+    uint64_t params_offset = 0;
     const size_t bytes = params_.size() * sizeof(uint32_t);
-    if (DtStatus* s = list_.TakeBuffer(bytes, wgpu::usage::kStorage | wgpu::usage::kCopyDst, &params)) {
-      return s;
-    }
-    api_.QueueWriteBuffer(context_.queue(), params, 0, params_.data(), bytes);
-    std::vector<wgpu::BindGroupEntry> entries;
-    entries.push_back({nullptr, 0, params, 0, bytes, nullptr, nullptr});
-    entries.push_back({nullptr, 1, bound_[0].buffer, bound_[0].window_offset, bound_[0].window_size,
-                       nullptr, nullptr});
+    if (DtStatus* s = list_.AddParameters(params_.data(), bytes, &params, &params_offset)) return s;
+    wgpu::BindGroupEntry entries[kMaxInputs + 3];
+    size_t n = 0;
+    entries[n++] = {nullptr, 0, params, params_offset, bytes, nullptr, nullptr};
+    entries[n++] = {nullptr, 1, bound_[0].buffer, bound_[0].window_offset, bound_[0].window_size,
+                    nullptr, nullptr};
     for (uint32_t k = 1; k <= inputs; ++k) {
       if (aliased_[k]) continue;
-      entries.push_back({nullptr, 1 + k, bound_[k].buffer, bound_[k].window_offset,
-                         bound_[k].window_size, nullptr, nullptr});
+      entries[n++] = {nullptr, 1 + k, bound_[k].buffer, bound_[k].window_offset,
+                      bound_[k].window_size, nullptr, nullptr};
     }
-    if (flags_ != nullptr) entries.push_back({nullptr, 7, flags_, 0, 16, nullptr, nullptr});
-    wgpu::BindGroupLayout layout = api_.ComputePipelineGetBindGroupLayout(pipeline, 0);
-    wgpu::BindGroupDescriptor descriptor{nullptr, wgpu::View("devtensor op"), layout,
-                                         entries.size(), entries.data()};
+    if (flags_ != nullptr) entries[n++] = {nullptr, 7, flags_, 0, 16, nullptr, nullptr};
+    wgpu::BindGroupDescriptor descriptor{nullptr, wgpu::View("devtensor op"), kernel.layout, n, entries};
     wgpu::BindGroup group = api_.DeviceCreateBindGroup(context_.device(), &descriptor);
-    api_.BindGroupLayoutRelease(layout);
-    list_.Dispatch(pipeline, group, columns, (groups + columns - 1) / columns);
+    list_.Dispatch(kernel.pipeline, group, columns, (groups + columns - 1) / columns);
     return nullptr;
   }
 
@@ -626,7 +633,7 @@ class OpBuilder {
   Bound bound_[kMaxInputs + 1];
   bool aliased_[kMaxInputs + 1] = {};
   std::vector<std::vector<int64_t>> staged_strides_;
-  std::vector<uint32_t> params_;
+  std::array<uint32_t, kParamWords> params_{};
   uint64_t count_ = 0;
   wgpu::Buffer flags_ = nullptr;
 };
@@ -684,42 +691,45 @@ DtStatus* Elementwise(OpBuilder& b, const DtOpCall& call) {
     std::vector<int64_t> strides = BroadcastStrides(used[k], out.shape, out.rank);
     b.SetStrides(k + 1, strides.data(), out.rank, used[k].element_size);
   }
-  std::string code = kLibrary + b.Inputs(inputs);
-  for (uint32_t k = 0; k < inputs; ++k) {
-    code += RawLoad("raw" + std::to_string(k + 1), "word_in" + std::to_string(k + 1),
-                    static_cast<uint32_t>(used[k].element_size));
+  if (op == "Cast" && Convert(used[0].element_type, out.element_type, "v").empty()) {
+    return b.NotSupported(std::string("Cast from ") + ElementTypeName(used[0].element_type));
   }
-  code += MainHead();
-  const std::string a1 = "raw1(address(1u, index))";
-  const std::string out_address = "address(0u, index)";
-  if (op == "Expand") {
-    code += "  " + StoreRaw(out_type.size, out_address, a1) + "\n}\n";
-  } else if (op == "Where") {
-    code += "  let bits = select(raw3(address(3u, index)), raw2(address(2u, index)), " + a1 + " != 0u);\n";
-    code += "  " + StoreRaw(out_type.size, out_address, "bits") + "\n}\n";
-  } else if (op == "Cast") {
-    const DtElementType from = used[0].element_type;
-    const std::string converted = Convert(from, out.element_type, FromBits(from, a1));
-    if (converted.empty()) return b.NotSupported(std::string("Cast from ") + ElementTypeName(from));
-    code += "  " + Store(out.element_type, out_type.size, out_address, converted) + "\n}\n";
-  } else {
-    const char* symbol = op == "Add" ? "+" : op == "Sub" ? "-" : op == "Mul" ? "*" : "/";
+  const bool arithmetic = op == "Add" || op == "Sub" || op == "Mul" || op == "Div";
+  if (arithmetic && out_type.cls == Class::kWide && (out.element_type == DT_DOUBLE || op == "Div")) {
+    return b.NotSupported("no 64-bit " + op + " in WebGPU shaders");
+  }
+  if (arithmetic && out.element_type == DT_BOOL) return b.NotSupported("arithmetic on bool");
+  // The statement that stores the result, from raw1, raw2, raw3 read at their addresses.
+  auto store = [&] {
+    const std::string a1 = "raw1(address(1u, index))";
+    const std::string out_address = "address(0u, index)";
+    if (op == "Expand") return StoreRaw(out_type.size, out_address, a1);
+    if (op == "Where") {
+      return "let bits = select(raw3(address(3u, index)), raw2(address(2u, index)), " + a1 +
+             " != 0u);\n  " + StoreRaw(out_type.size, out_address, "bits");
+    }
+    if (op == "Cast") {
+      const DtElementType from = used[0].element_type;
+      return Store(out.element_type, out_type.size, out_address,
+                   Convert(from, out.element_type, FromBits(from, a1)));
+    }
     const std::string a = FromBits(out.element_type, a1);
     const std::string c = FromBits(out.element_type, "raw2(address(2u, index))");
-    std::string value;
     if (out_type.cls == Class::kWide) {
-      if (out.element_type == DT_DOUBLE || op == "Div") {
-        return b.NotSupported("no 64-bit " + op + " in WebGPU shaders");
-      }
-      value = (op == "Add" ? "add64(" : op == "Sub" ? "sub64(" : "mul64(") + a + ", " + c + ")";
-    } else if (out.element_type == DT_BOOL) {
-      return b.NotSupported("arithmetic on bool");
-    } else {
-      value = "(" + a + " " + symbol + " " + c + ")";
+      return Store(out.element_type, out_type.size, out_address,
+                   (op == "Add" ? "add64(" : op == "Sub" ? "sub64(" : "mul64(") + a + ", " + c + ")");
     }
-    code += "  " + Store(out.element_type, out_type.size, out_address, value) + "\n}\n";
-  }
-  return b.Dispatch(code, inputs);
+    const char* symbol = op == "Add" ? "+" : op == "Sub" ? "-" : op == "Mul" ? "*" : "/";
+    return Store(out.element_type, out_type.size, out_address, "(" + a + " " + symbol + " " + c + ")");
+  };
+  return b.Dispatch(call, "", [&] {
+    std::string code = kLibrary + b.Inputs(inputs);
+    for (uint32_t k = 0; k < inputs; ++k) {
+      code += RawLoad("raw" + std::to_string(k + 1), "word_in" + std::to_string(k + 1),
+                      static_cast<uint32_t>(used[k].element_size));
+    }
+    return code + MainHead() + "  " + store() + "\n}\n";
+  }, inputs);
 }
 
 // A float truncated toward zero into T, saturating at T's limits; NaN gives 0 (as Cast does).
@@ -787,9 +797,11 @@ DtStatus* Fill(OpBuilder& b, const DtOpCall& call) {
   b.SetStrides(0, out.strides, out.rank, out.element_size);
   b.Extra(0) = static_cast<uint32_t>(bits);
   b.Extra(1) = static_cast<uint32_t>(bits >> 32);
-  std::string code = std::string(kLibrary) + MainHead();
-  code += "  " + StoreRaw(info.size, "address(0u, index)", info.size == 8 ? "vec2<u32>(p[3], p[4])" : "p[3]") + "\n}\n";
-  return b.Dispatch(code, 0);
+  return b.Dispatch(call, "", [&] {
+    std::string code = std::string(kLibrary) + MainHead();
+    code += "  " + StoreRaw(info.size, "address(0u, index)", info.size == 8 ? "vec2<u32>(p[3], p[4])" : "p[3]") + "\n}\n";
+    return code;
+  }, 0);
 }
 
 DtStatus* UpdatePositionIds(OpBuilder& b, const DtOpCall& call) {
@@ -801,13 +813,15 @@ DtStatus* UpdatePositionIds(OpBuilder& b, const DtOpCall& call) {
   b.SetStrides(0, out.strides, out.rank, out.element_size);
   b.Extra(0) = static_cast<uint32_t>(static_cast<uint64_t>(increment));
   b.Extra(1) = static_cast<uint32_t>(static_cast<uint64_t>(increment) >> 32);
-  std::string code = std::string(kLibrary) + MainHead() + "  let a = address(0u, index);\n";
-  if (out.element_type == DT_INT32) {
-    code += "  atomicStore(&out_words[a >> 2u], out_word(a >> 2u) + p[3]);\n}\n";
-  } else {
-    code += "  store_wide(a, add64(vec2<u32>(out_word(a >> 2u), out_word((a >> 2u) + 1u)), vec2<u32>(p[3], p[4])));\n}\n";
-  }
-  return b.Dispatch(code, 0);
+  return b.Dispatch(call, "", [&] {
+    std::string code = std::string(kLibrary) + MainHead() + "  let a = address(0u, index);\n";
+    if (out.element_type == DT_INT32) {
+      code += "  atomicStore(&out_words[a >> 2u], out_word(a >> 2u) + p[3]);\n}\n";
+    } else {
+      code += "  store_wide(a, add64(vec2<u32>(out_word(a >> 2u), out_word((a >> 2u) + 1u)), vec2<u32>(p[3], p[4])));\n}\n";
+    }
+    return code;
+  }, 0);
 }
 
 DtStatus* UpdateAttentionMask(OpBuilder& b, const DtOpCall& call) {
@@ -819,12 +833,14 @@ DtStatus* UpdateAttentionMask(OpBuilder& b, const DtOpCall& call) {
   b.SetSpace(mask.shape, mask.rank);
   b.SetStrides(0, mask.strides, mask.rank, mask.element_size);
   b.Extra(0) = static_cast<uint32_t>(mask.shape[1]);
-  std::string code = std::string(kLibrary) + b.Inputs(1) + MainHead();
-  code += "  let total = u32(clamp(bitcast<i32>(word_in1(p[28] >> 2u)), 0, i32(p[3])));\n";
-  code += "  let one = select(0u, 1u, index[1] < total);\n";
-  code += mask.element_type == DT_INT32 ? "  atomicStore(&out_words[address(0u, index) >> 2u], one);\n}\n"
-                                        : "  store_wide(address(0u, index), vec2<u32>(one, 0u));\n}\n";
-  return b.Dispatch(code, 1);
+  return b.Dispatch(call, "", [&] {
+    std::string code = std::string(kLibrary) + b.Inputs(1) + MainHead();
+    code += "  let total = u32(clamp(bitcast<i32>(word_in1(p[28] >> 2u)), 0, i32(p[3])));\n";
+    code += "  let one = select(0u, 1u, index[1] < total);\n";
+    code += mask.element_type == DT_INT32 ? "  atomicStore(&out_words[address(0u, index) >> 2u], one);\n}\n"
+                                          : "  store_wide(address(0u, index), vec2<u32>(one, 0u));\n}\n";
+    return code;
+  }, 1);
 }
 
 DtStatus* KvCacheAppend(OpBuilder& b, const DtOpCall& call) {
@@ -851,14 +867,16 @@ DtStatus* KvCacheAppend(OpBuilder& b, const DtOpCall& call) {
   b.Extra(0) = static_cast<uint32_t>(cache.shape[2]);  // max_len
   b.Extra(1) = static_cast<uint32_t>(kv.shape[2]);     // new_len
   b.Extra(2) = elements == 0 ? 1u : 0u;                // check only
-  std::string code = std::string(kLibrary) + b.Inputs(2) + kFlagsBinding +
-                     RawLoad("raw1", "word_in1", info.size) + MainHead();
-  code += "  let position = bitcast<i32>(word_in2(p[40] >> 2u));\n";
-  code += "  if (position < 0 || u32(position) + p[4] > p[3]) { atomicOr(&flags[0], 1u); return; }\n";
-  code += "  if (p[5] != 0u) { return; }\n";
-  code += "  var at = index;\n  at[2] = at[2] + u32(position);\n";
-  code += "  " + StoreRaw(info.size, "address(0u, at)", "raw1(address(1u, index))") + "\n}\n";
-  return b.Dispatch(code, 2);
+  return b.Dispatch(call, "", [&] {
+    std::string code = std::string(kLibrary) + b.Inputs(2) + kFlagsBinding +
+                       RawLoad("raw1", "word_in1", info.size) + MainHead();
+    code += "  let position = bitcast<i32>(word_in2(p[40] >> 2u));\n";
+    code += "  if (position < 0 || u32(position) + p[4] > p[3]) { atomicOr(&flags[0], 1u); return; }\n";
+    code += "  if (p[5] != 0u) { return; }\n";
+    code += "  var at = index;\n  at[2] = at[2] + u32(position);\n";
+    code += "  " + StoreRaw(info.size, "address(0u, at)", "raw1(address(1u, index))") + "\n}\n";
+    return code;
+  }, 2);
 }
 
 DtStatus* ArgMax(OpBuilder& b, const DtOpCall& call) {
@@ -914,47 +932,49 @@ DtStatus* ArgMax(OpBuilder& b, const DtOpCall& call) {
   // smaller one, and between equals (or two NaNs) the first index wins, or the last one with
   // select_last_index.
   const std::string tie = last ? "ib > ia" : "ib < ia";
-  std::string code = std::string(kLibrary) + b.Inputs(1) + RawLoad("raw1", "word_in1", info.size);
-  code += "fn beats(rb: " + raw_type + ", ib: u32, ra: " + raw_type + ", ia: u32) -> bool {\n";
-  code += "  var r = rb;\n  let nb = " + nan + ";\n  r = ra;\n  let na = " + nan + ";\n";
-  code += "  if (nb != na) { return nb; }\n  if (nb) { return " + tie + "; }\n";
-  code += "  let vb = " + FromBits(in.element_type, "rb") + ";\n  let va = " +
-          FromBits(in.element_type, "ra") + ";\n";
-  code += "  if (" + equal + ") { return " + tie + "; }\n  return " + greater + ";\n}\n";
-  code += "var<workgroup> best_raw: array<" + raw_type + ", 256>;\n";
-  code += "var<workgroup> best_at: array<u32, 256>;\n";  // index along the axis; none: 0xffffffff
-  code += "@compute @workgroup_size(256)\n"
-          "fn main(@builtin(global_invocation_id) id: vec3<u32>,\n"
-          "        @builtin(local_invocation_index) lane: u32) {\n"
-          "  let i = id.x + id.y * p[2];\n"
-          "  let live = i < p[0];\n"
-          "  let index = unravel(min(i, p[0] - 1u));\n"
-          "  let start = address(1u, index);\n"
-          "  var raw: " + raw_type + ";\n"
-          "  var at = 0xffffffffu;\n"
-          "  if (live) {\n"
-          "    for (var k = lane; k < p[3]; k += 256u) {\n"
-          "      let r = raw1(start + k * p[4]);\n"
-          "      if (at == 0xffffffffu || beats(r, k, raw, at)) { raw = r; at = k; }\n"
-          "    }\n"
-          "  }\n"
-          "  best_raw[lane] = raw;\n  best_at[lane] = at;\n"
-          "  workgroupBarrier();\n"
-          "  for (var half = 128u; half > 0u; half >>= 1u) {\n"
-          "    if (lane < half) {\n"
-          "      let ib = best_at[lane + half];\n"
-          "      let ia = best_at[lane];\n"
-          "      if (ib != 0xffffffffu && (ia == 0xffffffffu ||\n"
-          "          beats(best_raw[lane + half], ib, best_raw[lane], ia))) {\n"
-          "        best_raw[lane] = best_raw[lane + half];\n        best_at[lane] = ib;\n"
-          "      }\n"
-          "    }\n"
-          "    workgroupBarrier();\n"
-          "  }\n"
-          "  if (live && lane == 0u) {\n"
-          "    store_wide(address(0u, index), vec2<u32>(select(best_at[0], 0u, best_at[0] == 0xffffffffu), 0u));\n"
-          "  }\n}\n";
-  return b.Dispatch(code, 1);
+  return b.Dispatch(call, last ? "last" : "first", [&] {
+    std::string code = std::string(kLibrary) + b.Inputs(1) + RawLoad("raw1", "word_in1", info.size);
+    code += "fn beats(rb: " + raw_type + ", ib: u32, ra: " + raw_type + ", ia: u32) -> bool {\n";
+    code += "  var r = rb;\n  let nb = " + nan + ";\n  r = ra;\n  let na = " + nan + ";\n";
+    code += "  if (nb != na) { return nb; }\n  if (nb) { return " + tie + "; }\n";
+    code += "  let vb = " + FromBits(in.element_type, "rb") + ";\n  let va = " +
+            FromBits(in.element_type, "ra") + ";\n";
+    code += "  if (" + equal + ") { return " + tie + "; }\n  return " + greater + ";\n}\n";
+    code += "var<workgroup> best_raw: array<" + raw_type + ", 256>;\n";
+    code += "var<workgroup> best_at: array<u32, 256>;\n";  // index along the axis; none: 0xffffffff
+    code += "@compute @workgroup_size(256)\n"
+            "fn main(@builtin(global_invocation_id) id: vec3<u32>,\n"
+            "        @builtin(local_invocation_index) lane: u32) {\n"
+            "  let i = id.x + id.y * p[2];\n"
+            "  let live = i < p[0];\n"
+            "  let index = unravel(min(i, p[0] - 1u));\n"
+            "  let start = address(1u, index);\n"
+            "  var raw: " + raw_type + ";\n"
+            "  var at = 0xffffffffu;\n"
+            "  if (live) {\n"
+            "    for (var k = lane; k < p[3]; k += 256u) {\n"
+            "      let r = raw1(start + k * p[4]);\n"
+            "      if (at == 0xffffffffu || beats(r, k, raw, at)) { raw = r; at = k; }\n"
+            "    }\n"
+            "  }\n"
+            "  best_raw[lane] = raw;\n  best_at[lane] = at;\n"
+            "  workgroupBarrier();\n"
+            "  for (var half = 128u; half > 0u; half >>= 1u) {\n"
+            "    if (lane < half) {\n"
+            "      let ib = best_at[lane + half];\n"
+            "      let ia = best_at[lane];\n"
+            "      if (ib != 0xffffffffu && (ia == 0xffffffffu ||\n"
+            "          beats(best_raw[lane + half], ib, best_raw[lane], ia))) {\n"
+            "        best_raw[lane] = best_raw[lane + half];\n        best_at[lane] = ib;\n"
+            "      }\n"
+            "    }\n"
+            "    workgroupBarrier();\n"
+            "  }\n"
+            "  if (live && lane == 0u) {\n"
+            "    store_wide(address(0u, index), vec2<u32>(select(best_at[0], 0u, best_at[0] == 0xffffffffu), 0u));\n"
+            "  }\n}\n";
+    return code;
+  }, 1);
 }
 
 // ScatterND's scatter step, bound before the data is copied to the output: staging an updates or
@@ -993,20 +1013,22 @@ DtStatus* ScatterUpdates(OpBuilder& b, const DtOpCall& call, const DtTensorRef& 
   b.Extra(0) = static_cast<uint32_t>(k);
   b.Extra(1) = static_cast<uint32_t>(ind.rank - 1);
   for (size_t d = 0; d < out.rank; ++d) b.Word(80 + d) = static_cast<uint32_t>(out.shape[d]);
-  std::string code = std::string(kLibrary) + b.Inputs(2) + kFlagsBinding +
-                     RawLoad("raw2", "word_in2", info.size) + MainHead();
-  code += "  var tuple = p[28];\n  for (var d = 0u; d < p[4]; d++) { tuple += index[d] * p[29u + d]; }\n";
-  code += "  var dest = p[16];\n";
-  code += "  for (var t = 0u; t < p[3]; t++) {\n";
-  code += "    let a = tuple + t * p[29u + p[4]];\n";
-  code += "    let lo = word_in1(a >> 2u);\n    let hi = word_in1((a >> 2u) + 1u);\n";
-  code += "    var v = bitcast<i32>(lo);\n    let n = p[80u + t];\n";
-  code += "    if (bitcast<i32>(hi) < 0) { v = v + i32(n); }\n";
-  code += "    if (v < 0 || u32(v) >= n || (hi != 0u && hi != 0xffffffffu)) { atomicOr(&flags[0], 2u); return; }\n";
-  code += "    dest += u32(v) * p[17u + t];\n  }\n";
-  code += "  for (var d = p[4]; d < p[1]; d++) { dest += index[d] * p[17u + p[3] + d - p[4]]; }\n";
-  code += "  " + StoreRaw(info.size, "dest", "raw2(address(2u, index))") + "\n}\n";
-  return b.Dispatch(code, 2);
+  return b.Dispatch(call, "", [&] {
+    std::string code = std::string(kLibrary) + b.Inputs(2) + kFlagsBinding +
+                       RawLoad("raw2", "word_in2", info.size) + MainHead();
+    code += "  var tuple = p[28];\n  for (var d = 0u; d < p[4]; d++) { tuple += index[d] * p[29u + d]; }\n";
+    code += "  var dest = p[16];\n";
+    code += "  for (var t = 0u; t < p[3]; t++) {\n";
+    code += "    let a = tuple + t * p[29u + p[4]];\n";
+    code += "    let lo = word_in1(a >> 2u);\n    let hi = word_in1((a >> 2u) + 1u);\n";
+    code += "    var v = bitcast<i32>(lo);\n    let n = p[80u + t];\n";
+    code += "    if (bitcast<i32>(hi) < 0) { v = v + i32(n); }\n";
+    code += "    if (v < 0 || u32(v) >= n || (hi != 0u && hi != 0xffffffffu)) { atomicOr(&flags[0], 2u); return; }\n";
+    code += "    dest += u32(v) * p[17u + t];\n  }\n";
+    code += "  for (var d = p[4]; d < p[1]; d++) { dest += index[d] * p[17u + p[3] + d - p[4]]; }\n";
+    code += "  " + StoreRaw(info.size, "dest", "raw2(address(2u, index))") + "\n}\n";
+    return code;
+  }, 2);
 }
 
 }  // namespace
