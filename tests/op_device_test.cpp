@@ -1419,10 +1419,15 @@ TEST_F(OpDeviceArgMax, InfinityAndNaNLikeTheCpu) {
 // equal maxima far apart, and rows with NaNs, along the last and the first axis.
 TEST_F(OpDeviceArgMax, LongAxesWithTiesAndNaNLikeTheCpu) {
   SCOPED_TRACE(random.trace());
-  for (DtElementType type : {DT_FLOAT, DT_FLOAT16, DT_INT32}) {
+  for (DtElementType type : {DT_FLOAT, DT_FLOAT16, DT_INT32, DT_INT64, DT_INT8}) {
     SCOPED_TRACE("ArgMax long " + Name(type));
+    // Axes longer than a workgroup; those over 4096 elements with few outputs beside them run in
+    // two passes (chunks of 2048, then their candidates), along a contiguous or a strided axis.
     for (const auto& [shape, axis] : {std::pair{Shape{3, random.Between(257, 5000)}, size_t(1)},
-                                      std::pair{Shape{random.Between(300, 3000), 2}, size_t(0)}}) {
+                                      std::pair{Shape{random.Between(300, 3000), 2}, size_t(0)},
+                                      std::pair{Shape{random.Between(4097, 30000)}, size_t(0)},
+                                      std::pair{Shape{2, random.Between(4097, 20000)}, size_t(1)},
+                                      std::pair{Shape{random.Between(4097, 12000), 3}, size_t(0)}}) {
       Gen gen = [type](Random& r, uint8_t* p) {
         const int64_t pick = r.Between(0, 40);  // mostly small values, a few equal maxima
         if (IsFloat(type)) {

@@ -879,7 +879,105 @@ DtStatus* KvCacheAppend(OpBuilder& b, const DtOpCall& call) {
   }, 2);
 }
 
-DtStatus* ArgMax(OpBuilder& b, const DtOpCall& call) {
+// ArgMax: every workgroup of 256 lanes scans a stretch of the axis (each lane every 256th
+// element) and reduces to one candidate with a tree. A short axis, or one with many outputs
+// beside it, is one pass (a workgroup per output). A long axis with few outputs (the logits of a
+// decode step: one output, 128256 elements) would leave the GPU idle, so it is split into chunks
+// of kArgMaxChunk elements: a first pass writes one candidate (value bits, index) per chunk into
+// scratch and a second pass reduces each output's candidates.
+constexpr int64_t kArgMaxChunk = 2048;
+constexpr int64_t kArgMaxSplitOutputs = 128;  // split only when there are fewer outputs
+
+enum class ArgMaxPass { kWhole, kChunks, kCandidates };
+
+// The WGSL of one pass. Element raw bits are u32 (zero-extended) or vec2<u32> (8 bytes).
+std::string ArgMaxCode(OpBuilder& b, DtElementType type, uint32_t size, bool last, ArgMaxPass pass) {
+  // NaN is the maximum, as on the host: found from the raw bits (a shader may assume no NaN).
+  std::string nan = "false";
+  if (type == DT_FLOAT) nan = "(r & 0x7fffffffu) > 0x7f800000u";
+  if (type == DT_FLOAT16) nan = "(r & 0x7fffu) > 0x7c00u";
+  if (type == DT_BFLOAT16) nan = "(r & 0x7fffu) > 0x7f80u";
+  const bool wide = size == 8;
+  const std::string raw_type = wide ? "vec2<u32>" : "u32";
+  const std::string greater = wide ? "less_i64(va, vb)" : "vb > va";
+  const std::string equal = wide ? "all(va == vb)" : "vb == va";
+  // Whether candidate b (raw rb, index ib) beats a: NaN beats numbers, a larger value beats a
+  // smaller one, and between equals (or two NaNs) the first index wins, or the last one with
+  // select_last_index.
+  const std::string tie = last ? "ib > ia" : "ib < ia";
+  std::string code = std::string(kLibrary) + b.Inputs(1) +
+                     RawLoad("raw1", "word_in1", pass == ArgMaxPass::kCandidates ? 4 : size);
+  if (pass == ArgMaxPass::kCandidates && wide) code += RawLoad("raw1_wide", "word_in1", 8);
+  code += "fn beats(rb: " + raw_type + ", ib: u32, ra: " + raw_type + ", ia: u32) -> bool {\n";
+  code += "  var r = rb;\n  let nb = " + nan + ";\n  r = ra;\n  let na = " + nan + ";\n";
+  code += "  if (nb != na) { return nb; }\n  if (nb) { return " + tie + "; }\n";
+  code += "  let vb = " + FromBits(type, "rb") + ";\n  let va = " + FromBits(type, "ra") + ";\n";
+  code += "  if (" + equal + ") { return " + tie + "; }\n  return " + greater + ";\n}\n";
+  code += "var<workgroup> best_raw: array<" + raw_type + ", 256>;\n";
+  code += "var<workgroup> best_at: array<u32, 256>;\n";  // index along the axis; none: 0xffffffff
+  code += "@compute @workgroup_size(256)\n"
+          "fn main(@builtin(global_invocation_id) id: vec3<u32>,\n"
+          "        @builtin(local_invocation_index) lane: u32) {\n"
+          "  let i = id.x + id.y * p[2];\n"
+          "  let live = i < p[0];\n"
+          "  let index = unravel(min(i, p[0] - 1u));\n"
+          "  let start = address(1u, index);\n"
+          "  var raw: " + raw_type + ";\n"
+          "  var at = 0xffffffffu;\n";
+  switch (pass) {
+    case ArgMaxPass::kWhole:
+      code += "  let first = 0u;\n  let count = p[3];\n";
+      break;
+    case ArgMaxPass::kChunks:  // the chunk is the index's next-to-last dimension
+      code += "  let first = index[p[1] - 2u] * p[5];\n  let count = min(p[5], p[3] - first);\n";
+      break;
+    case ArgMaxPass::kCandidates:  // 16 bytes each: value bits (1 or 2 words), then the index
+      code += "  let count = p[3];\n";
+      break;
+  }
+  if (pass == ArgMaxPass::kCandidates) {
+    code += "  if (live) {\n"
+            "    for (var c = lane; c < count; c += 256u) {\n"
+            "      let a = start + c * 16u;\n"
+            "      let k = word_in1((a >> 2u) + 2u);\n"
+            "      let r = " + std::string(wide ? "raw1_wide(a)" : "raw1(a)") + ";\n"
+            "      if (k != 0xffffffffu && (at == 0xffffffffu || beats(r, k, raw, at))) { raw = r; at = k; }\n"
+            "    }\n"
+            "  }\n";
+  } else {
+    code += "  if (live) {\n"
+            "    for (var k = lane; k < count; k += 256u) {\n"
+            "      let r = raw1(start + k * p[4]);\n"
+            "      if (at == 0xffffffffu || beats(r, first + k, raw, at)) { raw = r; at = first + k; }\n"
+            "    }\n"
+            "  }\n";
+  }
+  code += "  best_raw[lane] = raw;\n  best_at[lane] = at;\n"
+          "  workgroupBarrier();\n"
+          "  for (var half = 128u; half > 0u; half >>= 1u) {\n"
+          "    if (lane < half) {\n"
+          "      let ib = best_at[lane + half];\n"
+          "      let ia = best_at[lane];\n"
+          "      if (ib != 0xffffffffu && (ia == 0xffffffffu ||\n"
+          "          beats(best_raw[lane + half], ib, best_raw[lane], ia))) {\n"
+          "        best_raw[lane] = best_raw[lane + half];\n        best_at[lane] = ib;\n"
+          "      }\n"
+          "    }\n"
+          "    workgroupBarrier();\n"
+          "  }\n"
+          "  if (live && lane == 0u) {\n"
+          "    let a = address(0u, index);\n";
+  if (pass == ArgMaxPass::kChunks) {
+    code += wide ? "    store_wide(a, best_raw[0]);\n" : "    atomicStore(&out_words[a >> 2u], best_raw[0]);\n";
+    code += "    atomicStore(&out_words[(a >> 2u) + 2u], best_at[0]);\n";
+  } else {
+    code += "    store_wide(a, vec2<u32>(select(best_at[0], 0u, best_at[0] == 0xffffffffu), 0u));\n";
+  }
+  return code + "  }\n}\n";
+}
+
+DtStatus* ArgMax(Context& context, CommandList& list, const DtOpCall& call) {
+  OpBuilder b(context, list, call);
   const DtTensorRef& data = *call.inputs[0];
   const DtTensorRef& out = *call.outputs[0];
   TypeInfo info{};
@@ -890,90 +988,124 @@ DtStatus* ArgMax(OpBuilder& b, const DtOpCall& call) {
   if (axis < 0) axis += static_cast<int64_t>(data.rank);
   const bool keepdims = IntAttribute(call, "keepdims", 1) != 0;
   const bool last = IntAttribute(call, "select_last_index", 0) != 0;
-  if (DtStatus* s = b.BindOutput(out)) return s;
-  DtTensorRef in;
-  if (DtStatus* s = b.BindInput(1, data, false, &in)) return s;
-  // The index space is the input's shape without the axis; output and input strides over it.
-  std::vector<int64_t> shape, in_strides, out_strides;
+  // The outputs' index space is the input's shape without the axis; strides over it.
+  std::vector<int64_t> shape, out_strides;
   size_t o = 0;
-  for (size_t d = 0; d < in.rank; ++d) {
+  for (size_t d = 0; d < data.rank; ++d) {
     if (static_cast<int64_t>(d) == axis) {
       if (keepdims) ++o;
       continue;
     }
-    shape.push_back(in.shape[d]);
-    in_strides.push_back(in.strides[d]);
+    shape.push_back(data.shape[d]);
     out_strides.push_back(out.strides[o++]);
   }
   if (shape.empty()) {  // a 1-D input: one output element
     shape.push_back(1);
-    in_strides.push_back(0);
     out_strides.push_back(0);
   }
-  // One workgroup per output element: a last dimension of kWorkgroup lanes (stride 0 in both
-  // tensors), each lane scanning every kWorkgroup-th element of the axis, then a tree reduction.
-  shape.push_back(kWorkgroup);
-  in_strides.push_back(0);
-  out_strides.push_back(0);
-  b.SetSpace(shape.data(), shape.size());
-  b.SetStrides(0, out_strides.data(), shape.size(), 8);
-  b.SetStrides(1, in_strides.data(), shape.size(), in.element_size);
-  b.Extra(0) = static_cast<uint32_t>(in.shape[axis]);
+  // The input's strides over that space, as bound (a staged input is dense).
+  auto strides_without_axis = [&](const DtTensorRef& in) {
+    std::vector<int64_t> strides;
+    for (size_t d = 0; d < in.rank; ++d) {
+      if (static_cast<int64_t>(d) != axis) strides.push_back(in.strides[d]);
+    }
+    if (strides.empty()) strides.push_back(0);
+    return strides;
+  };
+  int64_t outputs = 1;
+  for (int64_t n : shape) outputs *= n;
+  const int64_t length = data.shape[axis];
+  const int64_t chunks = (length + kArgMaxChunk - 1) / kArgMaxChunk;
+  const char* order = last ? "last" : "first";
+
+  if (chunks <= 2 || outputs >= kArgMaxSplitOutputs) {
+    // One pass: a workgroup per output (a last dimension of 256 lanes, stride 0 in both).
+    if (DtStatus* s = b.BindOutput(out)) return s;
+    DtTensorRef in;
+    if (DtStatus* s = b.BindInput(1, data, false, &in)) return s;
+    std::vector<int64_t> in_strides = strides_without_axis(in);
+    shape.push_back(kWorkgroup);
+    in_strides.push_back(0);
+    out_strides.push_back(0);
+    b.SetSpace(shape.data(), shape.size());
+    b.SetStrides(0, out_strides.data(), shape.size(), 8);
+    b.SetStrides(1, in_strides.data(), shape.size(), in.element_size);
+    b.Extra(0) = static_cast<uint32_t>(length);
+    b.Extra(1) = static_cast<uint32_t>(in.strides[axis] * static_cast<int64_t>(in.element_size));
+    return b.Dispatch(call, (std::string(order) + "/whole").c_str(), [&] {
+      return ArgMaxCode(b, data.element_type, info.size, last, ArgMaxPass::kWhole);
+    }, 1);
+  }
+
+  // Two passes through a scratch of [outputs, chunks] candidates of 16 bytes.
+  const int64_t scratch_bytes = outputs * chunks * 16;
+  wgpu::Buffer scratch = nullptr;
+  if (DtStatus* s = list.TakeBuffer(static_cast<uint64_t>(scratch_bytes), Context::kTensorUsage, &scratch)) {
+    return s;
+  }
+  const int64_t scratch_shape[1] = {scratch_bytes / 4};
+  const int64_t scratch_unit[1] = {1};
+  DtTensorRef candidates{};
+  candidates.struct_size = sizeof(DtTensorRef);
+  candidates.device_type = out.device_type;
+  candidates.device_id = out.device_id;
+  candidates.handle = scratch;
+  candidates.buffer_bytes = context.api().BufferGetSize(scratch);
+  candidates.element_type = DT_UINT32;
+  candidates.element_size = 4;
+  candidates.rank = 1;
+  candidates.shape = scratch_shape;
+  candidates.strides = scratch_unit;
+  // Candidate strides (bytes) over the outputs' dimensions: dense, chunks * 16 per output.
+  std::vector<int64_t> candidate_strides(shape.size());
+  int64_t stride = chunks * 16;
+  for (size_t d = shape.size(); d-- > 0;) {
+    candidate_strides[d] = stride;
+    stride *= shape[d];
+  }
+
+  // First pass: a workgroup per (output, chunk).
+  if (DtStatus* s = b.BindOutput(candidates)) return s;
+  DtTensorRef in;
+  if (DtStatus* s = b.BindInput(1, data, false, &in)) return s;
+  std::vector<int64_t> space = shape, read = strides_without_axis(in), write = candidate_strides;
+  for (int64_t& r : read) r *= static_cast<int64_t>(in.element_size);
+  space.push_back(chunks);
+  read.push_back(kArgMaxChunk * in.strides[axis] * static_cast<int64_t>(in.element_size));
+  write.push_back(16);
+  space.push_back(kWorkgroup);
+  read.push_back(0);
+  write.push_back(0);
+  b.SetSpace(space.data(), space.size());
+  b.SetStrides(0, write.data(), space.size(), 1);
+  b.SetStrides(1, read.data(), space.size(), 1);
+  b.Extra(0) = static_cast<uint32_t>(length);
   b.Extra(1) = static_cast<uint32_t>(in.strides[axis] * static_cast<int64_t>(in.element_size));
-  // NaN is the maximum, as on the host: found from the raw bits (a shader may assume no NaN).
-  std::string nan = "false";
-  if (in.element_type == DT_FLOAT) nan = "(r & 0x7fffffffu) > 0x7f800000u";
-  if (in.element_type == DT_FLOAT16) nan = "(r & 0x7fffu) > 0x7c00u";
-  if (in.element_type == DT_BFLOAT16) nan = "(r & 0x7fffu) > 0x7f80u";
-  const std::string raw_type = info.size == 8 ? "vec2<u32>" : "u32";
-  const std::string greater = info.cls == Class::kWide ? "less_i64(va, vb)" : "vb > va";
-  const std::string equal = info.cls == Class::kWide ? "all(va == vb)" : "vb == va";
-  // Whether candidate b (raw rb, index ib) beats a: NaN beats numbers, a larger value beats a
-  // smaller one, and between equals (or two NaNs) the first index wins, or the last one with
-  // select_last_index.
-  const std::string tie = last ? "ib > ia" : "ib < ia";
-  return b.Dispatch(call, last ? "last" : "first", [&] {
-    std::string code = std::string(kLibrary) + b.Inputs(1) + RawLoad("raw1", "word_in1", info.size);
-    code += "fn beats(rb: " + raw_type + ", ib: u32, ra: " + raw_type + ", ia: u32) -> bool {\n";
-    code += "  var r = rb;\n  let nb = " + nan + ";\n  r = ra;\n  let na = " + nan + ";\n";
-    code += "  if (nb != na) { return nb; }\n  if (nb) { return " + tie + "; }\n";
-    code += "  let vb = " + FromBits(in.element_type, "rb") + ";\n  let va = " +
-            FromBits(in.element_type, "ra") + ";\n";
-    code += "  if (" + equal + ") { return " + tie + "; }\n  return " + greater + ";\n}\n";
-    code += "var<workgroup> best_raw: array<" + raw_type + ", 256>;\n";
-    code += "var<workgroup> best_at: array<u32, 256>;\n";  // index along the axis; none: 0xffffffff
-    code += "@compute @workgroup_size(256)\n"
-            "fn main(@builtin(global_invocation_id) id: vec3<u32>,\n"
-            "        @builtin(local_invocation_index) lane: u32) {\n"
-            "  let i = id.x + id.y * p[2];\n"
-            "  let live = i < p[0];\n"
-            "  let index = unravel(min(i, p[0] - 1u));\n"
-            "  let start = address(1u, index);\n"
-            "  var raw: " + raw_type + ";\n"
-            "  var at = 0xffffffffu;\n"
-            "  if (live) {\n"
-            "    for (var k = lane; k < p[3]; k += 256u) {\n"
-            "      let r = raw1(start + k * p[4]);\n"
-            "      if (at == 0xffffffffu || beats(r, k, raw, at)) { raw = r; at = k; }\n"
-            "    }\n"
-            "  }\n"
-            "  best_raw[lane] = raw;\n  best_at[lane] = at;\n"
-            "  workgroupBarrier();\n"
-            "  for (var half = 128u; half > 0u; half >>= 1u) {\n"
-            "    if (lane < half) {\n"
-            "      let ib = best_at[lane + half];\n"
-            "      let ia = best_at[lane];\n"
-            "      if (ib != 0xffffffffu && (ia == 0xffffffffu ||\n"
-            "          beats(best_raw[lane + half], ib, best_raw[lane], ia))) {\n"
-            "        best_raw[lane] = best_raw[lane + half];\n        best_at[lane] = ib;\n"
-            "      }\n"
-            "    }\n"
-            "    workgroupBarrier();\n"
-            "  }\n"
-            "  if (live && lane == 0u) {\n"
-            "    store_wide(address(0u, index), vec2<u32>(select(best_at[0], 0u, best_at[0] == 0xffffffffu), 0u));\n"
-            "  }\n}\n";
-    return code;
+  b.Extra(2) = static_cast<uint32_t>(kArgMaxChunk);
+  if (DtStatus* s = b.Dispatch(call, (std::string(order) + "/chunks").c_str(), [&] {
+        return ArgMaxCode(b, data.element_type, info.size, last, ArgMaxPass::kChunks);
+      }, 1)) {
+    return s;
+  }
+
+  // Second pass: a workgroup per output over its candidates.
+  OpBuilder reduce(context, list, call);
+  if (DtStatus* s = reduce.BindOutput(out)) return s;
+  DtTensorRef bound;
+  if (DtStatus* s = reduce.BindInput(1, candidates, false, &bound)) return s;
+  space = shape;
+  read = candidate_strides;
+  write = out_strides;
+  for (int64_t& w : write) w *= 8;
+  space.push_back(kWorkgroup);
+  read.push_back(0);
+  write.push_back(0);
+  reduce.SetSpace(space.data(), space.size());
+  reduce.SetStrides(0, write.data(), space.size(), 1);
+  reduce.SetStrides(1, read.data(), space.size(), 1);
+  reduce.Extra(0) = static_cast<uint32_t>(chunks);
+  return reduce.Dispatch(call, (std::string(order) + "/candidates").c_str(), [&] {
+    return ArgMaxCode(reduce, data.element_type, info.size, last, ArgMaxPass::kCandidates);
   }, 1);
 }
 
@@ -1044,7 +1176,7 @@ DtStatus* RecordOp(Context& context, CommandList& list, const DtOpCall& call) {
   if (op == "UpdatePositionIds") return UpdatePositionIds(builder, call);
   if (op == "UpdateAttentionMask") return UpdateAttentionMask(builder, call);
   if (op == "KvCacheAppend") return KvCacheAppend(builder, call);
-  if (op == "ArgMax") return ArgMax(builder, call);
+  if (op == "ArgMax") return ArgMax(context, list, call);
   if (op == "ScatterND") {
     OpBuilder scatter(context, list, call);
     DtTensorRef indices, updates;
