@@ -77,7 +77,14 @@ DtStatus* CommandList::AddParameters(const void* data, size_t bytes, wgpu::Buffe
   return nullptr;
 }
 
-void CommandList::Execute(wgpu::CommandEncoder encoder) const {
+void CommandList::EndPass(const wgpu::Api& api, Pass& pass) {
+  if (pass.encoder == nullptr) return;
+  api.ComputePassEncoderEnd(pass.encoder);
+  api.ComputePassEncoderRelease(pass.encoder);
+  pass = Pass();
+}
+
+void CommandList::Execute(wgpu::CommandEncoder encoder, Pass& pass) const {
   const wgpu::Api& api = context_.api();
   std::vector<uint8_t> packed;
   for (const Write_& write : writes_) {
@@ -92,13 +99,8 @@ void CommandList::Execute(wgpu::CommandEncoder encoder) const {
     }
     api.QueueWriteBuffer(context_.queue(), write.buffer, write.offset, data, write.size);
   }
-  wgpu::ComputePassEncoder pass = nullptr;
   for (const Command& command : commands_) {
-    if (command.kind != Kind::kDispatch && pass != nullptr) {
-      api.ComputePassEncoderEnd(pass);
-      api.ComputePassEncoderRelease(pass);
-      pass = nullptr;
-    }
+    if (command.kind != Kind::kDispatch) EndPass(api, pass);
     switch (command.kind) {
       case Kind::kCopy:
         api.CommandEncoderCopyBufferToBuffer(encoder, command.src, command.src_offset, command.dst,
@@ -108,16 +110,15 @@ void CommandList::Execute(wgpu::CommandEncoder encoder) const {
         api.CommandEncoderClearBuffer(encoder, command.dst, command.dst_offset, command.size);
         break;
       case Kind::kDispatch:
-        if (pass == nullptr) pass = api.CommandEncoderBeginComputePass(encoder, nullptr);
-        api.ComputePassEncoderSetPipeline(pass, command.pipeline);
-        api.ComputePassEncoderSetBindGroup(pass, 0, command.group, 0, nullptr);
-        api.ComputePassEncoderDispatchWorkgroups(pass, command.x, command.y, 1);
+        if (pass.encoder == nullptr) pass.encoder = api.CommandEncoderBeginComputePass(encoder, nullptr);
+        if (command.pipeline != pass.pipeline) {
+          api.ComputePassEncoderSetPipeline(pass.encoder, command.pipeline);
+          pass.pipeline = command.pipeline;
+        }
+        api.ComputePassEncoderSetBindGroup(pass.encoder, 0, command.group, 0, nullptr);
+        api.ComputePassEncoderDispatchWorkgroups(pass.encoder, command.x, command.y, 1);
         break;
     }
-  }
-  if (pass != nullptr) {
-    api.ComputePassEncoderEnd(pass);
-    api.ComputePassEncoderRelease(pass);
   }
 }
 

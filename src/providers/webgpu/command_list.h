@@ -40,9 +40,20 @@ class CommandList {
   DtStatus* AddParameters(const void* data, size_t bytes, wgpu::Buffer* buffer, uint64_t* offset);
 
   bool empty() const { return commands_.empty() && writes_.empty(); }
-  // Issues the writes and records the commands into `encoder` (consecutive dispatches share one
-  // compute pass).
-  void Execute(wgpu::CommandEncoder encoder) const;
+  // The compute pass lists executed into one encoder leave open for the next one.
+  struct Pass {
+    wgpu::ComputePassEncoder encoder = nullptr;
+    wgpu::ComputePipeline pipeline = nullptr;  // its current pipeline
+  };
+  // Issues the writes and records the commands into `encoder`: consecutive dispatches share one
+  // compute pass, also across lists executed with the same `pass`, which EndPass closes.
+  void Execute(wgpu::CommandEncoder encoder, Pass& pass) const;
+  void Execute(wgpu::CommandEncoder encoder) const {
+    Pass pass;
+    Execute(encoder, pass);
+    EndPass(context_.api(), pass);
+  }
+  static void EndPass(const wgpu::Api& api, Pass& pass);
 
  private:
   struct Write_ {

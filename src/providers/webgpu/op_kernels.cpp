@@ -46,7 +46,8 @@ bool Describe(DtElementType type, TypeInfo* info) {
 // Helpers every op shader has: 64-bit integer arithmetic on (low, high) words, exact conversions
 // between f32 and f16/bf16/f64 bit patterns (round to nearest even), and the element index.
 constexpr const char* kLibrary = R"(
-@group(0) @binding(0) var<storage, read> p: array<u32>;
+@group(0) @binding(0) var<uniform> params: array<vec4<u32>, 32>;
+fn pw(i: u32) -> u32 { return params[i >> 2u][i & 3u]; }
 @group(0) @binding(1) var<storage, read_write> out_words: array<atomic<u32>>;
 
 fn add64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
@@ -267,8 +268,8 @@ fn sign_extend(x: i32) -> vec2<u32> {
 fn unravel(i: u32) -> array<u32, 8> {
   var index: array<u32, 8>;
   var rest = i;
-  for (var d = i32(p[1]) - 1; d >= 0; d--) {
-    let n = p[8u + u32(d)];
+  for (var d = i32(pw(1)) - 1; d >= 0; d--) {
+    let n = pw(8u + u32(d));
     index[d] = rest % n;
     rest = rest / n;
   }
@@ -276,8 +277,8 @@ fn unravel(i: u32) -> array<u32, 8> {
 }
 // Byte address of `index` in tensor `t` (0: the output, 1...: inputs; base and strides in p).
 fn address(t: u32, index: array<u32, 8>) -> u32 {
-  var a = p[16u + t * 12u];
-  for (var d = 0u; d < p[1]; d++) { a += index[d] * p[17u + t * 12u + d]; }
+  var a = pw(16u + t * 12u);
+  for (var d = 0u; d < pw(1); d++) { a += index[d] * pw(17u + t * 12u + d); }
   return a;
 }
 fn out_word(w: u32) -> u32 { return atomicLoad(&out_words[w]); }
@@ -665,8 +666,8 @@ std::vector<int64_t> BroadcastStrides(const DtTensorRef& t, const int64_t* shape
 std::string MainHead() {
   return "@compute @workgroup_size(256)\n"
          "fn main(@builtin(global_invocation_id) id: vec3<u32>) {\n"
-         "  let i = id.x + id.y * p[2];\n"
-         "  if (i >= p[0]) { return; }\n"
+         "  let i = id.x + id.y * pw(2);\n"
+         "  if (i >= pw(0)) { return; }\n"
          "  let index = unravel(i);\n";
 }
 
@@ -799,7 +800,7 @@ DtStatus* Fill(OpBuilder& b, const DtOpCall& call) {
   b.Extra(1) = static_cast<uint32_t>(bits >> 32);
   return b.Dispatch(call, "", [&] {
     std::string code = std::string(kLibrary) + MainHead();
-    code += "  " + StoreRaw(info.size, "address(0u, index)", info.size == 8 ? "vec2<u32>(p[3], p[4])" : "p[3]") + "\n}\n";
+    code += "  " + StoreRaw(info.size, "address(0u, index)", info.size == 8 ? "vec2<u32>(pw(3), pw(4))" : "pw(3)") + "\n}\n";
     return code;
   }, 0);
 }
@@ -816,9 +817,9 @@ DtStatus* UpdatePositionIds(OpBuilder& b, const DtOpCall& call) {
   return b.Dispatch(call, "", [&] {
     std::string code = std::string(kLibrary) + MainHead() + "  let a = address(0u, index);\n";
     if (out.element_type == DT_INT32) {
-      code += "  atomicStore(&out_words[a >> 2u], out_word(a >> 2u) + p[3]);\n}\n";
+      code += "  atomicStore(&out_words[a >> 2u], out_word(a >> 2u) + pw(3));\n}\n";
     } else {
-      code += "  store_wide(a, add64(vec2<u32>(out_word(a >> 2u), out_word((a >> 2u) + 1u)), vec2<u32>(p[3], p[4])));\n}\n";
+      code += "  store_wide(a, add64(vec2<u32>(out_word(a >> 2u), out_word((a >> 2u) + 1u)), vec2<u32>(pw(3), pw(4))));\n}\n";
     }
     return code;
   }, 0);
@@ -835,7 +836,7 @@ DtStatus* UpdateAttentionMask(OpBuilder& b, const DtOpCall& call) {
   b.Extra(0) = static_cast<uint32_t>(mask.shape[1]);
   return b.Dispatch(call, "", [&] {
     std::string code = std::string(kLibrary) + b.Inputs(1) + MainHead();
-    code += "  let total = u32(clamp(bitcast<i32>(word_in1(p[28] >> 2u)), 0, i32(p[3])));\n";
+    code += "  let total = u32(clamp(bitcast<i32>(word_in1(pw(28) >> 2u)), 0, i32(pw(3))));\n";
     code += "  let one = select(0u, 1u, index[1] < total);\n";
     code += mask.element_type == DT_INT32 ? "  atomicStore(&out_words[address(0u, index) >> 2u], one);\n}\n"
                                           : "  store_wide(address(0u, index), vec2<u32>(one, 0u));\n}\n";
@@ -870,9 +871,9 @@ DtStatus* KvCacheAppend(OpBuilder& b, const DtOpCall& call) {
   return b.Dispatch(call, "", [&] {
     std::string code = std::string(kLibrary) + b.Inputs(2) + kFlagsBinding +
                        RawLoad("raw1", "word_in1", info.size) + MainHead();
-    code += "  let position = bitcast<i32>(word_in2(p[40] >> 2u));\n";
-    code += "  if (position < 0 || u32(position) + p[4] > p[3]) { atomicOr(&flags[0], 1u); return; }\n";
-    code += "  if (p[5] != 0u) { return; }\n";
+    code += "  let position = bitcast<i32>(word_in2(pw(40) >> 2u));\n";
+    code += "  if (position < 0 || u32(position) + pw(4) > pw(3)) { atomicOr(&flags[0], 1u); return; }\n";
+    code += "  if (pw(5) != 0u) { return; }\n";
     code += "  var at = index;\n  at[2] = at[2] + u32(position);\n";
     code += "  " + StoreRaw(info.size, "address(0u, at)", "raw1(address(1u, index))") + "\n}\n";
     return code;
@@ -918,21 +919,21 @@ std::string ArgMaxCode(OpBuilder& b, DtElementType type, uint32_t size, bool las
   code += "@compute @workgroup_size(256)\n"
           "fn main(@builtin(global_invocation_id) id: vec3<u32>,\n"
           "        @builtin(local_invocation_index) lane: u32) {\n"
-          "  let i = id.x + id.y * p[2];\n"
-          "  let live = i < p[0];\n"
-          "  let index = unravel(min(i, p[0] - 1u));\n"
+          "  let i = id.x + id.y * pw(2);\n"
+          "  let live = i < pw(0);\n"
+          "  let index = unravel(min(i, pw(0) - 1u));\n"
           "  let start = address(1u, index);\n"
           "  var raw: " + raw_type + ";\n"
           "  var at = 0xffffffffu;\n";
   switch (pass) {
     case ArgMaxPass::kWhole:
-      code += "  let first = 0u;\n  let count = p[3];\n";
+      code += "  let first = 0u;\n  let count = pw(3);\n";
       break;
     case ArgMaxPass::kChunks:  // the chunk is the index's next-to-last dimension
-      code += "  let first = index[p[1] - 2u] * p[5];\n  let count = min(p[5], p[3] - first);\n";
+      code += "  let first = index[pw(1) - 2u] * pw(5);\n  let count = min(pw(5), pw(3) - first);\n";
       break;
     case ArgMaxPass::kCandidates:  // 16 bytes each: value bits (1 or 2 words), then the index
-      code += "  let count = p[3];\n";
+      code += "  let count = pw(3);\n";
       break;
   }
   if (pass == ArgMaxPass::kCandidates) {
@@ -947,7 +948,7 @@ std::string ArgMaxCode(OpBuilder& b, DtElementType type, uint32_t size, bool las
   } else {
     code += "  if (live) {\n"
             "    for (var k = lane; k < count; k += 256u) {\n"
-            "      let r = raw1(start + k * p[4]);\n"
+            "      let r = raw1(start + k * pw(4));\n"
             "      if (at == 0xffffffffu || beats(r, first + k, raw, at)) { raw = r; at = first + k; }\n"
             "    }\n"
             "  }\n";
@@ -1148,16 +1149,16 @@ DtStatus* ScatterUpdates(OpBuilder& b, const DtOpCall& call, const DtTensorRef& 
   return b.Dispatch(call, "", [&] {
     std::string code = std::string(kLibrary) + b.Inputs(2) + kFlagsBinding +
                        RawLoad("raw2", "word_in2", info.size) + MainHead();
-    code += "  var tuple = p[28];\n  for (var d = 0u; d < p[4]; d++) { tuple += index[d] * p[29u + d]; }\n";
-    code += "  var dest = p[16];\n";
-    code += "  for (var t = 0u; t < p[3]; t++) {\n";
-    code += "    let a = tuple + t * p[29u + p[4]];\n";
+    code += "  var tuple = pw(28);\n  for (var d = 0u; d < pw(4); d++) { tuple += index[d] * pw(29u + d); }\n";
+    code += "  var dest = pw(16);\n";
+    code += "  for (var t = 0u; t < pw(3); t++) {\n";
+    code += "    let a = tuple + t * pw(29u + pw(4));\n";
     code += "    let lo = word_in1(a >> 2u);\n    let hi = word_in1((a >> 2u) + 1u);\n";
-    code += "    var v = bitcast<i32>(lo);\n    let n = p[80u + t];\n";
+    code += "    var v = bitcast<i32>(lo);\n    let n = pw(80u + t);\n";
     code += "    if (bitcast<i32>(hi) < 0) { v = v + i32(n); }\n";
     code += "    if (v < 0 || u32(v) >= n || (hi != 0u && hi != 0xffffffffu)) { atomicOr(&flags[0], 2u); return; }\n";
-    code += "    dest += u32(v) * p[17u + t];\n  }\n";
-    code += "  for (var d = p[4]; d < p[1]; d++) { dest += index[d] * p[17u + p[3] + d - p[4]]; }\n";
+    code += "    dest += u32(v) * pw(17u + t);\n  }\n";
+    code += "  for (var d = pw(4); d < pw(1); d++) { dest += index[d] * pw(17u + pw(3) + d - pw(4)); }\n";
     code += "  " + StoreRaw(info.size, "dest", "raw2(address(2u, index))") + "\n}\n";
     return code;
   }, 2);

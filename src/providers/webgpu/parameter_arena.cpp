@@ -11,7 +11,7 @@ ParameterArena::Block::~Block() { context_.Recycle(buffer_, capacity_, kUsage); 
 
 DtStatus* ParameterArena::Add(const void* data, size_t bytes, std::shared_ptr<Block>* block,
                               uint64_t* offset) {
-  const size_t alignment = std::max<size_t>(context_.limits().min_storage_buffer_offset_alignment, 4);
+  const size_t alignment = std::max<size_t>(context_.limits().min_uniform_buffer_offset_alignment, 4);
   size_t at = (bytes_.size() + alignment - 1) / alignment * alignment;
   if (current_ == nullptr || at + bytes > kBlockBytes) {
     Flush();

@@ -37,12 +37,12 @@ class ParameterArena {
   };
 
   static constexpr size_t kBlockBytes = 64 * 1024;
-  static constexpr wgpu::Flags kUsage = wgpu::usage::kStorage | wgpu::usage::kCopyDst;
+  static constexpr wgpu::Flags kUsage = wgpu::usage::kUniform | wgpu::usage::kCopyDst;
 
   explicit ParameterArena(Context& context) : context_(context) {}
 
   // Copies `bytes` (a multiple of 4, at most kBlockBytes) of parameters into the current block,
-  // at an offset a storage binding may start at. `block` keeps the block for the caller.
+  // at an offset a uniform binding may start at. `block` keeps the block for the caller.
   DtStatus* Add(const void* data, size_t bytes, std::shared_ptr<Block>* block, uint64_t* offset);
   // Queues the write of everything added since the last call. Every submit calls it first.
   void Flush();

@@ -411,7 +411,9 @@ DtStatus* Flush(Context& context, Stream& stream) {
   if (stream.queued.empty() && stream.unmapped.empty()) return nullptr;
   const wgpu::Api& api = context.api();
   wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context.device(), nullptr);
-  for (const auto& list : stream.queued) list->Execute(encoder);
+  CommandList::Pass pass;
+  for (const auto& list : stream.queued) list->Execute(encoder, pass);
+  CommandList::EndPass(api, pass);
   context.Submit(encoder);
   stream.queued.clear();  // submitted: their buffers may go back to the pools
   for (auto& download : stream.unmapped) {
@@ -546,7 +548,9 @@ DtStatus* Replay(Graph& graph, Stream& stream) {
   }
   const wgpu::Api& api = context.api();
   wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context.device(), nullptr);
-  for (const auto& list : graph.lists) list->Execute(encoder);
+  CommandList::Pass pass;
+  for (const auto& list : graph.lists) list->Execute(encoder, pass);
+  CommandList::EndPass(api, pass);
   context.Submit(encoder);
   stream.has_work = true;
   for (const auto& download : graph.downloads) {
