@@ -57,6 +57,7 @@ void CommandList::Clear(wgpu::Buffer buffer, uint64_t offset, uint64_t size) {
 void CommandList::Dispatch(wgpu::ComputePipeline pipeline, wgpu::BindGroup group, uint32_t x,
                            uint32_t y) {
   commands_.push_back({Kind::kDispatch, nullptr, nullptr, 0, 0, 0, pipeline, group, x, y});
+  ++dispatches_;
 }
 
 DtStatus* CommandList::TakeBuffer(uint64_t bytes, wgpu::Flags usage, wgpu::Buffer* buffer) {

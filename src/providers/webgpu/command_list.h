@@ -40,6 +40,7 @@ class CommandList {
   DtStatus* AddParameters(const void* data, size_t bytes, wgpu::Buffer* buffer, uint64_t* offset);
 
   bool empty() const { return commands_.empty() && writes_.empty(); }
+  size_t dispatches() const { return dispatches_; }
   // The compute pass lists executed into one encoder leave open for the next one.
   struct Pass {
     wgpu::ComputePassEncoder encoder = nullptr;
@@ -87,6 +88,7 @@ class CommandList {
   std::vector<std::vector<uint8_t>> copies_;
   std::vector<Command> commands_;
   std::vector<Owned> owned_;
+  size_t dispatches_ = 0;
 };
 
 }  // namespace devtensor::webgpu

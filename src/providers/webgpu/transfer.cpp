@@ -9,6 +9,11 @@
 #include "providers/webgpu/copy_kernel.h"
 
 namespace devtensor::webgpu {
+
+// Work on a stream or in a graph's replay is submitted in parts of about this many dispatches:
+// Dawn turns each dispatch into Vulkan commands on the host (~2.5 µs), and a part's GPU work
+// overlaps the host's work on the next.
+constexpr size_t kDispatchesPerSubmit = 32;
 namespace {
 
 uint64_t RoundUp4(uint64_t v) { return (v + 3) & ~uint64_t(3); }
@@ -416,6 +421,7 @@ DtStatus* Flush(Context& context, Stream& stream) {
   CommandList::EndPass(api, pass);
   context.Submit(encoder);
   stream.queued.clear();  // submitted: their buffers may go back to the pools
+  stream.queued_dispatches = 0;
   for (auto& download : stream.unmapped) {
     StartMap(api, *download);
     stream.downloads.push_back(std::move(download));
@@ -516,10 +522,13 @@ DtStatus* Execute(Context& context, std::unique_ptr<CommandList> list,
     stream->recording->lists.push_back(std::move(list));
     return nullptr;
   }
-  if (stream != nullptr) {  // a step's work goes in one submit, at the stream's next flush
+  if (stream != nullptr) {  // queued, submitted at the stream's next flush
+    stream->queued_dispatches += list->dispatches();
     stream->queued.push_back(std::move(list));
     if (download) stream->unmapped.push_back(std::move(download));
     stream->has_work = true;
+    // A long run of ops is submitted in parts, so that the GPU works while the host records.
+    if (stream->queued_dispatches >= kDispatchesPerSubmit) return Flush(context, *stream);
     return nullptr;
   }
   const wgpu::Api& api = context.api();
@@ -547,9 +556,20 @@ DtStatus* Replay(Graph& graph, Stream& stream) {
     if (DtStatus* s = FinishDownload(context, *download)) return s;
   }
   const wgpu::Api& api = context.api();
+  // In parts of kDispatchesPerSubmit dispatches, so that the GPU starts while the rest is encoded.
   wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context.device(), nullptr);
   CommandList::Pass pass;
-  for (const auto& list : graph.lists) list->Execute(encoder, pass);
+  size_t dispatches = 0;
+  for (const auto& list : graph.lists) {
+    list->Execute(encoder, pass);
+    dispatches += list->dispatches();
+    if (dispatches >= kDispatchesPerSubmit && &list != &graph.lists.back()) {
+      CommandList::EndPass(api, pass);
+      context.Submit(encoder);
+      encoder = api.DeviceCreateCommandEncoder(context.device(), nullptr);
+      dispatches = 0;
+    }
+  }
   CommandList::EndPass(api, pass);
   context.Submit(encoder);
   stream.has_work = true;

@@ -52,6 +52,7 @@ struct Graph {
 struct Stream {
   std::shared_ptr<Context> context;
   std::vector<std::unique_ptr<CommandList>> queued;    // not yet submitted, in order
+  size_t queued_dispatches = 0;                        // in `queued`
   std::vector<std::shared_ptr<Download>> unmapped;     // downloads of the queued work
   std::vector<std::shared_ptr<Download>> downloads;    // submitted, mapping
   bool has_work = false;
