@@ -9,6 +9,8 @@
 //   state       UpdatePositionIds twice and UpdateAttentionMask
 //   argmax      ArgMax of the logits
 //   token       the token's copy to the host
+//   fill_f32    a Fill per layer for K and V on float tensors of a token's size (whole words)
+//   fill_f16    the same on fp16 tensors (half words: each write a masked atomic AND and OR)
 //   raw_dawn    raw Dawn, as many dispatches as the step has ops
 //   raw_dawn_1  raw Dawn, one dispatch
 // Every replay waits for its work. The parts change the state as the step does; the case times a
@@ -71,6 +73,20 @@ struct PartsState {
               {devtensor::IntAttribute("axis", 1), devtensor::IntAttribute("keepdims", 0)}, &stream);
     });
     download = capture([&] { env.copy(state.token, token, &stream); });
+    const decode::ModelShape shape = decode::LlamaEightB();
+    for (size_t i = 0; i < state.k_cache.size() * 2; ++i) {
+      for (DtElementType type : {DT_FLOAT, DT_FLOAT16}) {
+        (type == DT_FLOAT ? words : halves)
+            .push_back(devtensor::Tensor::create(env, gpu.device, type, {1, shape.kv_heads, 1, shape.head_dim}));
+      }
+    }
+    for (auto* tensors : {&words, &halves}) {
+      (tensors == &words ? fill_f32 : fill_f16) = capture([&] {
+        for (devtensor::Tensor& t : *tensors) {
+          env.run("Fill", {}, {&t}, {devtensor::FloatAttribute("value", 1.5f)}, &stream);
+        }
+      });
+    }
     // The step's ops: 4 per layer and 6 more.
     const size_t ops = state.k_cache.size() * 4 + 6;
     for (size_t i = 0; i < ops; ++i) {
@@ -92,7 +108,8 @@ struct PartsState {
   decode::State state;
   devtensor::Stream stream;
   devtensor::Tensor token;
-  devtensor::Graph step, model, kv_append, update, argmax, download;
+  std::vector<devtensor::Tensor> words, halves;
+  devtensor::Graph step, model, kv_append, update, argmax, download, fill_f32, fill_f16;
   const RawDawn& raw;
   wgpu::ComputePipeline pipeline;
   std::vector<std::unique_ptr<RawBuffer>> buffers;
@@ -118,6 +135,8 @@ void DecodeParts(benchmark::State& bench) {
                    {"state", [&] { s.Replay(s.update); }},
                    {"argmax", [&] { s.Replay(s.argmax); }},
                    {"token", [&] { s.Replay(s.download); }},
+                   {"fill_f32", [&] { s.Replay(s.fill_f32); }},
+                   {"fill_f16", [&] { s.Replay(s.fill_f16); }},
                    {"raw_dawn", [&] { s.raw.DispatchEach(s.pipeline, s.groups, 1); }},
                    {"raw_dawn_1", [&] { s.raw.DispatchEach(s.pipeline, one, 1); }}});
   });
