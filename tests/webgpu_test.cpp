@@ -438,13 +438,14 @@ TEST_F(WebGpuDeviceCopy, BetweenTwoBuffersAtIndependentOffsets) {
   }
 }
 
-// Large copies between buffers (the bulk-copy shader takes those at 16-byte-aligned offsets and
-// sizes): aligned to 16, to 4 only, and not at all, each destination among sentinels.
+// Large copies between buffers (the bulk-copy shader takes those of 8 MiB or more at 16-byte-
+// aligned offsets and sizes): aligned to 16, to 4 only, and not at all, each destination among
+// sentinels.
 TEST_F(WebGpuDeviceCopy, LargeCopiesAtSixteenByteAndOtherOffsets) {
   SCOPED_TRACE(random.trace());
   for (int trial = 0; trial < 6; ++trial) {
     const size_t unit = trial < 3 ? 16 : trial < 5 ? 4 : 1;
-    const int64_t count = (int64_t(kMiB) + 16 * random.Between(0, 100000)) / int64_t(unit);
+    const int64_t count = (8 * int64_t(kMiB) + 16 * random.Between(0, 100000)) / int64_t(unit);
     const Shape shape = {count * int64_t(unit)};
     const Placement from = DensePlacement(shape, 1, unit * size_t(random.Between(0, 64)), 16);
     const Placement to = DensePlacement(shape, 1, unit * size_t(random.Between(1, 64)), 16);
