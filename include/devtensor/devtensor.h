@@ -390,8 +390,9 @@ DT_EXPORT DtStatus* DtGetDeviceErrorFlags(const DtDevice* device, uint32_t* flag
 DT_EXPORT DtStatus* DtBeginCapture(DtStream* stream);
 /* Stops recording and returns what was recorded. */
 DT_EXPORT DtStatus* DtEndCapture(DtStream* stream, DtGraph** graph);
-/* Runs a recorded graph again on `stream` (one submit). Tensors it used must still live; it reads
- * its data-dependent positions from device tensors, so replaying equals issuing the calls again. */
+/* Runs a recorded graph again on `stream`, with nothing recorded anew. Tensors it used must still
+ * live; it reads its data-dependent positions from device tensors, so replaying equals issuing the
+ * calls again. */
 DT_EXPORT DtStatus* DtReplayGraph(DtGraph* graph, DtStream* stream);
 /* Releases a graph; NULL is ignored. */
 DT_EXPORT void DtReleaseGraph(DtGraph* graph);
