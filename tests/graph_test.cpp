@@ -318,6 +318,37 @@ TEST_F(GraphDecode, BackToBackReplaysEqualEagerSteps) {
   EXPECT_EQ(ErrorFlags(), 0u);
 }
 
+// A step of 40-70 ops: a stream submits it in several parts while it is issued, and so does each
+// replay. Between replays, eager steps on another stream fill the parameter arena well past the
+// blocks the graph's ops read, which must stay as they were recorded.
+TEST_F(GraphDecode, LongStepsSubmittedInPartsEqualEagerSteps) {
+  SCOPED_TRACE(random.trace());
+  DecodeOptions o;
+  o.layers = random.Between(9, 16);
+  o.max_length = 40;
+  o.start = random.Between(1, 8);
+  const DecodePlan plan = MakeDecodePlan(random, o);
+  auto captured = MakeDecodeState(env, gpu, cpu, plan);
+  auto eager = MakeDecodeState(env, gpu, cpu, plan);
+  devtensor::Stream stream_a = env.create_stream(gpu), stream_b = env.create_stream(gpu);
+  devtensor::begin_capture(stream_a);
+  IssueDecodeStep(env, plan, *captured, stream_a);
+  devtensor::Graph graph = devtensor::end_capture(stream_a);
+  for (int64_t step = 0; step < 8; ++step) {
+    graph.replay(stream_a);
+    stream_a.synchronize();
+    IssueDecodeStep(env, plan, *eager, stream_b);
+    stream_b.synchronize();
+    EXPECT_EQ(HostToken(*captured), HostToken(*eager)) << "token of step " << step;
+  }
+  EXPECT_EQ(ErrorFlags(), 0u);
+  const std::vector<uint8_t> b = Download(env, cpu, eager->buffer);
+  EXPECT_TRUE(SameBytes(Download(env, cpu, captured->buffer), b));
+  EXPECT_TRUE(SameBytes(captured->host, eager->host));
+  EXPECT_EQ(Read<int32_t>(b, plan.specs[plan.length]), o.start + 8);
+  EXPECT_NE(b, plan.init);
+}
+
 // Replays that run past the cache's end: the append is skipped and the flag raised, exactly as
 // for the same calls issued eagerly.
 TEST_F(GraphDecode, ReplayPastTheCacheEndRaisesTheFlagLikeEager) {
