@@ -249,44 +249,52 @@ using GraphLifetime = GraphTest;
 
 // ---- The decode step ------------------------------------------------------------------------------
 
+// A plan's step captured on one stream and replayed `steps` times, each replay beside the same step
+// issued on another stream: the tokens match step by step, then the states and the host token
+// buffers (guards included) match byte for byte. Returns the eager state's bytes.
+std::vector<uint8_t> ReplayBesideEagerSteps(GraphTest& test, const DecodePlan& plan, int64_t steps) {
+  const devtensor::Env& env = test.env;
+  auto captured = MakeDecodeState(env, test.gpu, test.cpu, plan);
+  auto eager = MakeDecodeState(env, test.gpu, test.cpu, plan);
+  devtensor::Stream stream_a = env.create_stream(test.gpu), stream_b = env.create_stream(test.gpu);
+
+  devtensor::begin_capture(stream_a);
+  IssueDecodeStep(env, plan, *captured, stream_a);
+  devtensor::Graph graph = devtensor::end_capture(stream_a);
+  // Nothing ran while recording.
+  EXPECT_TRUE(SameBytes(Download(env, test.cpu, captured->buffer), plan.init))
+      << "the state changed while the step was recorded";
+  EXPECT_TRUE(SameBytes(captured->host, std::vector<uint8_t>(24, kSentinel)))
+      << "the token was downloaded while recorded";
+
+  for (int64_t step = 0; step < steps; ++step) {
+    graph.replay(stream_a);
+    stream_a.synchronize();
+    IssueDecodeStep(env, plan, *eager, stream_b);
+    stream_b.synchronize();
+    EXPECT_EQ(HostToken(*captured), HostToken(*eager)) << "token of step " << step;
+  }
+  EXPECT_EQ(test.ErrorFlags(), 0u);
+  const std::vector<uint8_t> b = Download(env, test.cpu, eager->buffer);
+  EXPECT_TRUE(SameBytes(Download(env, test.cpu, captured->buffer), b))
+      << "state after " << steps << " replays vs eager steps";
+  EXPECT_TRUE(SameBytes(captured->host, eager->host)) << "host token buffers (guards included)";
+  EXPECT_NE(b, plan.init);
+  const int64_t token = HostToken(*eager);
+  EXPECT_TRUE(token >= 0 && token < plan.o.vocab) << token;
+  return b;
+}
+
 TEST_F(GraphDecode, ReplaysEqualEagerStepsByteForByte) {
   SCOPED_TRACE(random.trace());
   DecodeOptions o;
   o.start = random.Between(1, 8);
   const int64_t steps = random.Between(5, 8);
   const DecodePlan plan = MakeDecodePlan(random, o);
-  auto captured = MakeDecodeState(env, gpu, cpu, plan);
-  auto eager = MakeDecodeState(env, gpu, cpu, plan);
-  devtensor::Stream stream_a = env.create_stream(gpu), stream_b = env.create_stream(gpu);
-
-  devtensor::begin_capture(stream_a);
-  IssueDecodeStep(env, plan, *captured, stream_a);
-  devtensor::Graph graph = devtensor::end_capture(stream_a);
-  // Nothing ran while recording.
-  ASSERT_TRUE(SameBytes(Download(env, cpu, captured->buffer), plan.init))
-      << "the state changed while the step was recorded";
-  ASSERT_TRUE(SameBytes(captured->host, std::vector<uint8_t>(24, kSentinel)))
-      << "the token was downloaded while recorded";
-
-  std::vector<int64_t> replayed_tokens, eager_tokens;
-  for (int64_t step = 0; step < steps; ++step) {
-    graph.replay(stream_a);
-    stream_a.synchronize();
-    replayed_tokens.push_back(HostToken(*captured));
-    IssueDecodeStep(env, plan, *eager, stream_b);
-    stream_b.synchronize();
-    eager_tokens.push_back(HostToken(*eager));
-    EXPECT_EQ(replayed_tokens.back(), eager_tokens.back()) << "token of step " << step;
-  }
-  EXPECT_EQ(ErrorFlags(), 0u);
-  const std::vector<uint8_t> a = Download(env, cpu, captured->buffer);
-  const std::vector<uint8_t> b = Download(env, cpu, eager->buffer);
-  EXPECT_TRUE(SameBytes(a, b)) << "state after " << steps << " replays vs eager steps";
-  EXPECT_TRUE(SameBytes(captured->host, eager->host)) << "host token buffers (guards included)";
+  const std::vector<uint8_t> b = ReplayBesideEagerSteps(*this, plan, steps);
   // The eager run itself did what a decode step does.
   EXPECT_EQ(Read<int32_t>(b, plan.specs[plan.length]), o.start + steps);
   EXPECT_EQ(Read<int64_t>(b, plan.specs[plan.position_ids]), o.start - 1 + steps);
-  EXPECT_NE(b, plan.init);
   int64_t ones = 0;
   for (int64_t j = 0; j < o.max_length; ++j) {
     int64_t m;
@@ -294,8 +302,6 @@ TEST_F(GraphDecode, ReplaysEqualEagerStepsByteForByte) {
     ones += m;
   }
   EXPECT_EQ(ones, o.start + steps);
-  const int64_t token = HostToken(*eager);
-  EXPECT_TRUE(token >= 0 && token < o.vocab) << token;
 }
 
 // Several replays submitted before one synchronisation: the same as as many eager steps.
@@ -328,25 +334,8 @@ TEST_F(GraphDecode, LongStepsSubmittedInPartsEqualEagerSteps) {
   o.max_length = 40;
   o.start = random.Between(1, 8);
   const DecodePlan plan = MakeDecodePlan(random, o);
-  auto captured = MakeDecodeState(env, gpu, cpu, plan);
-  auto eager = MakeDecodeState(env, gpu, cpu, plan);
-  devtensor::Stream stream_a = env.create_stream(gpu), stream_b = env.create_stream(gpu);
-  devtensor::begin_capture(stream_a);
-  IssueDecodeStep(env, plan, *captured, stream_a);
-  devtensor::Graph graph = devtensor::end_capture(stream_a);
-  for (int64_t step = 0; step < 8; ++step) {
-    graph.replay(stream_a);
-    stream_a.synchronize();
-    IssueDecodeStep(env, plan, *eager, stream_b);
-    stream_b.synchronize();
-    EXPECT_EQ(HostToken(*captured), HostToken(*eager)) << "token of step " << step;
-  }
-  EXPECT_EQ(ErrorFlags(), 0u);
-  const std::vector<uint8_t> b = Download(env, cpu, eager->buffer);
-  EXPECT_TRUE(SameBytes(Download(env, cpu, captured->buffer), b));
-  EXPECT_TRUE(SameBytes(captured->host, eager->host));
+  const std::vector<uint8_t> b = ReplayBesideEagerSteps(*this, plan, 8);
   EXPECT_EQ(Read<int32_t>(b, plan.specs[plan.length]), o.start + 8);
-  EXPECT_NE(b, plan.init);
 }
 
 // Replays that run past the cache's end: the append is skipped and the flag raised, exactly as
