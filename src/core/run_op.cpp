@@ -60,6 +60,8 @@ extern "C" DtStatus* DtRunOp(DtEnv* env, const char* op_type, const DtValue* con
     }
     if (num_outputs == 0) return Error(DT_INVALID_ARGUMENT, op_type, ": no outputs");
     std::vector<ops::TensorView> in, out;
+    in.reserve(num_inputs);
+    out.reserve(num_outputs);
     const DtDevice* device = nullptr;
     auto add = [&](const DtValue* value, const char* what, size_t i,
                    std::vector<ops::TensorView>* views) -> DtStatus* {
@@ -94,6 +96,7 @@ extern "C" DtStatus* DtRunOp(DtEnv* env, const char* op_type, const DtValue* con
       refs.push_back(MakeTensorRef(*outputs[i]->storage, outputs[i]->layout, outputs[i]->type));
     }
     std::vector<const DtTensorRef*> pointers;
+    pointers.reserve(refs.size());
     for (const DtTensorRef& ref : refs) pointers.push_back(&ref);
     DtOpCall call{};
     call.struct_size = sizeof(DtOpCall);

@@ -93,7 +93,7 @@ OpError CheckArgMax(const OpCall& call) {
                 ShapeText(data), " has no elements along axis ", params.axis,
                 ", so it has no maximum there");
   }
-  return CheckOutputShape(call, reduced, ArgText("outputs", 0, "reduced"), shape, rank);
+  return CheckOutputShape(call, reduced, Arg{"outputs", 0, "reduced"}, shape, rank);
 }
 
 OpError RunArgMax(const OpCall& call) {

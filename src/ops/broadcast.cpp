@@ -77,7 +77,7 @@ OpError CheckBroadcastOutput(const OpCall& call, std::initializer_list<size_t> i
     ++n;
     ++name;
   }
-  return CheckOutputShape(call, call.outputs[0], ArgText("outputs", 0, output_name), result.dims,
+  return CheckOutputShape(call, call.outputs[0], Arg{"outputs", 0, output_name}, result.dims,
                           result.rank);
 }
 

@@ -49,7 +49,7 @@ OpError CheckCast(const OpCall& call) {
                 " has element type ", TypeName(output.type), " but 'to' is ", to->i, " (",
                 TypeName(static_cast<DtElementType>(to->i)), ")");
   }
-  return CheckOutputShape(call, output, ArgText("outputs", 0, "output"), input.shape, input.rank);
+  return CheckOutputShape(call, output, Arg{"outputs", 0, "output"}, input.shape, input.rank);
 }
 
 OpError RunCast(const OpCall& call) {

@@ -46,7 +46,7 @@ OpError CheckUpdateAttentionMask(const OpCall& call) {
   if (OpError e = CheckCounts(call, 1, "total_length", 1, "mask")) return e;
   Attributes attributes;
   if (OpError e = Attributes::Parse(call, {}, &attributes)) return e;
-  if (OpError e = CheckInt32Scalar(call, call.inputs[0], ArgText("inputs", 0, "total_length"))) {
+  if (OpError e = CheckInt32Scalar(call, call.inputs[0], Arg{"inputs", 0, "total_length"})) {
     return e;
   }
   const TensorView& mask = call.outputs[0];
@@ -140,7 +140,7 @@ OpError CheckKvCacheAppend(const OpCall& call) {
     return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("inputs", 0, "new_kv"), " has shape ",
                 ShapeText(new_kv), " but must be [batch, heads, new_len, head_dim] (rank 4)");
   }
-  if (OpError e = CheckInt32Scalar(call, call.inputs[1], ArgText("inputs", 1, "position"))) {
+  if (OpError e = CheckInt32Scalar(call, call.inputs[1], Arg{"inputs", 1, "position"})) {
     return e;
   }
   if (cache.rank != 4) {

@@ -69,7 +69,7 @@ OpError RunExpand(const OpCall& call) {
                 " = ", ShapeText(target.dims, target.rank), ": dimension ", axis_input, " is ",
                 input.shape[axis_input], " where shape has ", target.dims[axis_shape]);
   }
-  if (OpError e = CheckOutputShape(call, output, ArgText("outputs", 0, "output"), result.dims,
+  if (OpError e = CheckOutputShape(call, output, Arg{"outputs", 0, "output"}, result.dims,
                                    result.rank)) {
     return e;
   }

@@ -84,22 +84,22 @@ OpError CheckCounts(const OpCall& call, size_t inputs, const char* input_names, 
               plural(call.num_inputs, "input"), " and ", plural(call.num_outputs, "output"));
 }
 
-OpError CheckInt32Scalar(const OpCall& call, const TensorView& view, const std::string& arg) {
+OpError CheckInt32Scalar(const OpCall& call, const TensorView& view, const Arg& arg) {
   if (view.type != DT_INT32) {
-    return Fail(DT_INVALID_ARGUMENT, call.op, arg, " has element type ", TypeName(view.type),
+    return Fail(DT_INVALID_ARGUMENT, call.op, arg.text(), " has element type ", TypeName(view.type),
                 " but must be int32");
   }
   if (ElementCount(view) != 1) {
-    return Fail(DT_INVALID_ARGUMENT, call.op, arg, " has shape ", ShapeText(view),
+    return Fail(DT_INVALID_ARGUMENT, call.op, arg.text(), " has shape ", ShapeText(view),
                 " but must hold exactly one element (a scalar)");
   }
   return {};
 }
 
-OpError CheckOutputShape(const OpCall& call, const TensorView& output, const std::string& arg,
+OpError CheckOutputShape(const OpCall& call, const TensorView& output, const Arg& arg,
                          const int64_t* shape, size_t rank) {
   if (SameShape(output, shape, rank)) return {};
-  return Fail(DT_INVALID_ARGUMENT, call.op, arg, " has shape ", ShapeText(output),
+  return Fail(DT_INVALID_ARGUMENT, call.op, arg.text(), " has shape ", ShapeText(output),
               " but the op's result has shape ", ShapeText(shape, rank));
 }
 

@@ -50,6 +50,13 @@ inline std::string ShapeText(const TensorView& view) { return ShapeText(view.sha
 
 // "inputs[1] (B)"; the name is the op's name for the argument.
 std::string ArgText(const char* what, size_t index, const char* name);
+// An argument named for an error message, whose text is made only when there is one.
+struct Arg {
+  const char* what;
+  size_t index;
+  const char* name;
+  std::string text() const { return ArgText(what, index, name); }
+};
 
 const char* TypeName(DtElementType type);
 
@@ -176,10 +183,10 @@ OpError CheckCounts(const OpCall& call, size_t inputs, const char* input_names, 
                     const char* output_names);
 
 // `view` (named by `arg`) has exactly one element and type int32.
-OpError CheckInt32Scalar(const OpCall& call, const TensorView& view, const std::string& arg);
+OpError CheckInt32Scalar(const OpCall& call, const TensorView& view, const Arg& arg);
 
 // The output's shape equals `shape`: "outputs[0] (C) has shape [..] but the result has shape [..]".
-OpError CheckOutputShape(const OpCall& call, const TensorView& output, const std::string& arg,
+OpError CheckOutputShape(const OpCall& call, const TensorView& output, const Arg& arg,
                          const int64_t* shape, size_t rank);
 
 }  // namespace devtensor::ops

@@ -70,7 +70,7 @@ OpError CheckScatterND(const OpCall& call) {
                 " into data of shape ", ShapeText(data), " need updates of shape ",
                 ShapeText(expected, rank), " (indices.shape[:-1] + data.shape[", k, ":])");
   }
-  return CheckOutputShape(call, output, ArgText("outputs", 0, "output"), data.shape, data.rank);
+  return CheckOutputShape(call, output, Arg{"outputs", 0, "output"}, data.shape, data.rank);
 }
 
 OpError RunScatterND(const OpCall& call) {
