@@ -47,17 +47,43 @@ void CommandList::WritePacked(wgpu::Buffer buffer, uint64_t offset, const DtTens
 
 void CommandList::Copy(wgpu::Buffer src, uint64_t src_offset, wgpu::Buffer dst,
                        uint64_t dst_offset, uint64_t size) {
-  commands_.push_back({Kind::kCopy, src, dst, src_offset, dst_offset, size, nullptr, nullptr, 0, 0});
+  commands_.push_back({Kind::kCopy, src, dst, src_offset, dst_offset, size, nullptr, nullptr, 0, 0, 0});
 }
 
 void CommandList::Clear(wgpu::Buffer buffer, uint64_t offset, uint64_t size) {
-  commands_.push_back({Kind::kClear, nullptr, buffer, 0, offset, size, nullptr, nullptr, 0, 0});
+  commands_.push_back({Kind::kClear, nullptr, buffer, 0, offset, size, nullptr, nullptr, 0, 0, 0});
 }
 
 void CommandList::Dispatch(wgpu::ComputePipeline pipeline, wgpu::BindGroup group, uint32_t x,
                            uint32_t y) {
-  commands_.push_back({Kind::kDispatch, nullptr, nullptr, 0, 0, 0, pipeline, group, x, y});
+  commands_.push_back({Kind::kDispatch, nullptr, nullptr, 0, 0, 0, pipeline, group, x, y, 0});
   ++dispatches_;
+}
+
+void CommandList::Dispatch(const OpDispatch& op) {
+  commands_.push_back({Kind::kOp, nullptr, nullptr, 0, 0, 0, nullptr, nullptr, 0, 0, ops_.size()});
+  ops_.push_back(op);
+  ++dispatches_;
+}
+
+CommandList::Mark CommandList::mark() const {
+  return {writes_.size(), copies_.size(), commands_.size(), ops_.size(), owned_.size(), dispatches_};
+}
+
+void CommandList::RollBack(const Mark& mark) {
+  const wgpu::Api& api = context_.api();
+  for (size_t i = mark.commands; i < commands_.size(); ++i) {
+    if (commands_[i].group != nullptr) api.BindGroupRelease(commands_[i].group);
+  }
+  for (size_t i = mark.owned; i < owned_.size(); ++i) {
+    context_.Recycle(owned_[i].buffer, owned_[i].capacity, owned_[i].usage);
+  }
+  writes_.resize(mark.writes);
+  copies_.resize(mark.copies);
+  commands_.resize(mark.commands);
+  ops_.resize(mark.ops);
+  owned_.resize(mark.owned);
+  dispatches_ = mark.dispatches;
 }
 
 DtStatus* CommandList::TakeBuffer(uint64_t bytes, wgpu::Flags usage, wgpu::Buffer* buffer) {
@@ -67,25 +93,7 @@ DtStatus* CommandList::TakeBuffer(uint64_t bytes, wgpu::Flags usage, wgpu::Buffe
   return nullptr;
 }
 
-DtStatus* CommandList::AddParameters(const void* data, size_t bytes, wgpu::Buffer* buffer,
-                                     uint64_t* offset) {
-  std::shared_ptr<ParameterArena::Block> block;
-  if (DtStatus* s = context_.parameters().Add(data, bytes, &block, offset)) return s;
-  *buffer = block->buffer();
-  if (parameter_blocks_.empty() || parameter_blocks_.back() != block) {
-    parameter_blocks_.push_back(std::move(block));
-  }
-  return nullptr;
-}
-
-void CommandList::EndPass(const wgpu::Api& api, Pass& pass) {
-  if (pass.encoder == nullptr) return;
-  api.ComputePassEncoderEnd(pass.encoder);
-  api.ComputePassEncoderRelease(pass.encoder);
-  pass = Pass();
-}
-
-void CommandList::Execute(wgpu::CommandEncoder encoder, Pass& pass) const {
+void CommandList::IssueWrites() const {
   const wgpu::Api& api = context_.api();
   std::vector<uint8_t> packed;
   for (const Write_& write : writes_) {
@@ -99,27 +107,6 @@ void CommandList::Execute(wgpu::CommandEncoder encoder, Pass& pass) const {
       data = packed.data();
     }
     api.QueueWriteBuffer(context_.queue(), write.buffer, write.offset, data, write.size);
-  }
-  for (const Command& command : commands_) {
-    if (command.kind != Kind::kDispatch) EndPass(api, pass);
-    switch (command.kind) {
-      case Kind::kCopy:
-        api.CommandEncoderCopyBufferToBuffer(encoder, command.src, command.src_offset, command.dst,
-                                             command.dst_offset, command.size);
-        break;
-      case Kind::kClear:
-        api.CommandEncoderClearBuffer(encoder, command.dst, command.dst_offset, command.size);
-        break;
-      case Kind::kDispatch:
-        if (pass.encoder == nullptr) pass.encoder = api.CommandEncoderBeginComputePass(encoder, nullptr);
-        if (command.pipeline != pass.pipeline) {
-          api.ComputePassEncoderSetPipeline(pass.encoder, command.pipeline);
-          pass.pipeline = command.pipeline;
-        }
-        api.ComputePassEncoderSetBindGroup(pass.encoder, 0, command.group, 0, nullptr);
-        api.ComputePassEncoderDispatchWorkgroups(pass.encoder, command.x, command.y, 1);
-        break;
-    }
   }
 }
 

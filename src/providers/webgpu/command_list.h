@@ -1,8 +1,8 @@
 // A recorded list of GPU work: queue writes, buffer copies, clears and compute dispatches, with
-// the buffers and bind groups they use. Executing a list encodes it into one command encoder;
-// a list can be executed again (graph replay) because it keeps what it refers to. Buffers it owns
-// go back to the context's pools when the list is destroyed, which happens only after its last
-// execution was submitted.
+// the buffers and bind groups they use. A list runs through a Schedule (schedule.h), which orders
+// and binds the commands of one or more lists; a list can run again (graph replay) because it
+// keeps what it refers to. Buffers it owns go back to the context's pools when the list is
+// destroyed, which happens only after its last execution was submitted.
 #ifndef DEVTENSOR_PROVIDERS_WEBGPU_COMMAND_LIST_H_
 #define DEVTENSOR_PROVIDERS_WEBGPU_COMMAND_LIST_H_
 
@@ -12,6 +12,7 @@
 
 #include "devtensor/devtensor_provider.h"
 #include "providers/webgpu/context.h"
+#include "providers/webgpu/op_dispatch.h"
 
 namespace devtensor::webgpu {
 
@@ -31,30 +32,44 @@ class CommandList {
   void Copy(wgpu::Buffer src, uint64_t src_offset, wgpu::Buffer dst, uint64_t dst_offset,
             uint64_t size);
   void Clear(wgpu::Buffer buffer, uint64_t offset, uint64_t size);
-  // Takes ownership of `group`.
+  // A dispatch bound by its maker; takes ownership of `group`. What it reads and writes is not
+  // known to the list, so a schedule runs it after everything before it and before everything
+  // after it.
   void Dispatch(wgpu::ComputePipeline pipeline, wgpu::BindGroup group, uint32_t x, uint32_t y);
+  // An op kernel's dispatch, bound by the schedule (alone or batched).
+  void Dispatch(const OpDispatch& op);
   // A buffer from the context's pools that the list owns.
   DtStatus* TakeBuffer(uint64_t bytes, wgpu::Flags usage, wgpu::Buffer* buffer);
-  // A copy of `bytes` (a multiple of 4) of a dispatch's parameters in the context's parameter
-  // arena, kept for as long as the list: the buffer and the offset to bind them at.
-  DtStatus* AddParameters(const void* data, size_t bytes, wgpu::Buffer* buffer, uint64_t* offset);
 
-  bool empty() const { return commands_.empty() && writes_.empty(); }
   size_t dispatches() const { return dispatches_; }
-  // The compute pass lists executed into one encoder leave open for the next one.
-  struct Pass {
-    wgpu::ComputePassEncoder encoder = nullptr;
-    wgpu::ComputePipeline pipeline = nullptr;  // its current pipeline
-  };
-  // Issues the writes and records the commands into `encoder`: consecutive dispatches share one
-  // compute pass, also across lists executed with the same `pass`, which EndPass closes.
-  void Execute(wgpu::CommandEncoder encoder, Pass& pass) const;
-  void Execute(wgpu::CommandEncoder encoder) const {
-    Pass pass;
-    Execute(encoder, pass);
-    EndPass(context_.api(), pass);
+  // Room for `commands` commands and as many op dispatches.
+  void Reserve(size_t commands) {
+    commands_.reserve(commands);
+    ops_.reserve(commands);
   }
-  static void EndPass(const wgpu::Api& api, Pass& pass);
+
+  // What the list holds at one moment, to take back what was recorded after it (an op whose
+  // recording failed half way).
+  struct Mark {
+    size_t writes, copies, commands, ops, owned, dispatches;
+  };
+  Mark mark() const;
+  void RollBack(const Mark& mark);
+
+  enum class Kind { kCopy, kClear, kDispatch, kOp };
+  struct Command {
+    Kind kind;
+    wgpu::Buffer src, dst;  // copy (src, dst), clear (dst)
+    uint64_t src_offset, dst_offset, size;
+    wgpu::ComputePipeline pipeline;  // bound dispatch
+    wgpu::BindGroup group;
+    uint32_t x, y;
+    size_t op;  // kOp: index into ops()
+  };
+  const std::vector<Command>& commands() const { return commands_; }
+  const std::vector<OpDispatch>& ops() const { return ops_; }
+  // Issues the list's queue writes (packing host tensors that need it).
+  void IssueWrites() const;
 
  private:
   struct Write_ {
@@ -67,15 +82,6 @@ class CommandList {
     size_t element_size = 0;
     std::vector<int64_t> shape, strides;
   };
-  enum class Kind { kCopy, kClear, kDispatch };
-  struct Command {
-    Kind kind;
-    wgpu::Buffer src, dst;
-    uint64_t src_offset, dst_offset, size;
-    wgpu::ComputePipeline pipeline;
-    wgpu::BindGroup group;
-    uint32_t x, y;
-  };
   struct Owned {
     wgpu::Buffer buffer;
     uint64_t capacity;
@@ -83,10 +89,10 @@ class CommandList {
   };
 
   Context& context_;
-  std::vector<std::shared_ptr<ParameterArena::Block>> parameter_blocks_;
   std::vector<Write_> writes_;
   std::vector<std::vector<uint8_t>> copies_;
   std::vector<Command> commands_;
+  std::vector<OpDispatch> ops_;
   std::vector<Owned> owned_;
   size_t dispatches_ = 0;
 };

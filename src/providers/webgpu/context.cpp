@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "providers/webgpu/copy_kernel.h"
+#include "providers/webgpu/op_dispatch.h"
 
 namespace devtensor::webgpu {
 namespace {
@@ -141,6 +142,8 @@ DtStatus* Context::Create(int32_t index) {
                           " failed: " + request.message;
     return host_->CreateStatus(DT_DEVICE_LOST, message.c_str());
   }
+  const char* batch_setting = std::getenv("DEVTENSOR_WEBGPU_BATCH");
+  batching_ = batch_setting == nullptr || std::strcmp(batch_setting, "0") != 0;
   device_ = request.device;
   queue_ = api.DeviceGetQueue(device_);
   wgpu::LimitsOut limits{};

@@ -22,6 +22,8 @@
 
 namespace devtensor::webgpu {
 
+struct KernelFamily;
+
 class Context {
  public:
   // The context of adapter `index`, made if there is none or the one there was lost.
@@ -79,6 +81,11 @@ class Context {
     wgpu::BindGroupLayout layout = nullptr;  // the pipeline's group 0
   };
   Kernel KernelFor(const std::string& key, const std::function<std::string()>& generate);
+  // The op kernel families made so far, by key (see FamilyFor in op_dispatch.h).
+  std::unordered_map<std::string, std::unique_ptr<KernelFamily>>& families() { return families_; }
+  // Whether schedules batch independent op dispatches (DEVTENSOR_WEBGPU_BATCH=0 turns it off,
+  // to compare).
+  bool batching() const { return batching_; }
   // The device's error-flag words (16 bytes), made on first use.
   DtStatus* ErrorFlags(wgpu::Buffer* buffer);
 
@@ -115,6 +122,8 @@ class Context {
   wgpu::ComputePipeline copy_pipeline_[2] = {nullptr, nullptr};
   std::unordered_map<std::string, wgpu::ComputePipeline> pipelines_;  // by WGSL text
   std::unordered_map<std::string, Kernel> kernels_;                   // by key
+  std::unordered_map<std::string, std::unique_ptr<KernelFamily>> families_;
+  bool batching_ = true;
 #ifndef NDEBUG
   std::unordered_map<std::string, std::string> kernel_code_;  // checks that a key names one text
 #endif

@@ -11,6 +11,7 @@
 
 #include "layout/element_type.h"
 #include "providers/webgpu/copy_kernel.h"
+#include "providers/webgpu/op_dispatch.h"
 
 namespace devtensor::webgpu {
 namespace {
@@ -46,9 +47,6 @@ bool Describe(DtElementType type, TypeInfo* info) {
 // Helpers every op shader has: 64-bit integer arithmetic on (low, high) words, exact conversions
 // between f32 and f16/bf16/f64 bit patterns (round to nearest even), and the element index.
 constexpr const char* kLibrary = R"(
-@group(0) @binding(0) var<uniform> params: array<vec4<u32>, 32>;
-fn pw(i: u32) -> u32 { return params[i >> 2u][i & 3u]; }
-@group(0) @binding(1) var<storage, read_write> out_words: array<atomic<u32>>;
 
 fn add64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
   let lo = a.x + b.x;
@@ -281,18 +279,18 @@ fn address(t: u32, index: array<u32, 8>) -> u32 {
   for (var d = 0u; d < pw(1); d++) { a += index[d] * pw(17u + t * 12u + d); }
   return a;
 }
-fn out_word(w: u32) -> u32 { return atomicLoad(&out_words[w]); }
+fn out_word(w: u32) -> u32 { return out_load(w); }
 // Writes the low `size` bytes of `bits` at byte `a`, leaving the rest of the word as it is.
 fn store_bits(a: u32, bits: u32, size: u32) {
-  if (size == 4u) { atomicStore(&out_words[a >> 2u], bits); return; }
+  if (size == 4u) { out_store(a >> 2u, bits); return; }
   let shift = (a & 3u) * 8u;
   let mask = ((1u << (size * 8u)) - 1u) << shift;
-  atomicAnd(&out_words[a >> 2u], ~mask);
-  atomicOr(&out_words[a >> 2u], (bits << shift) & mask);
+  out_and(a >> 2u, ~mask);
+  out_or(a >> 2u, (bits << shift) & mask);
 }
 fn store_wide(a: u32, v: vec2<u32>) {
-  atomicStore(&out_words[a >> 2u], v.x);
-  atomicStore(&out_words[(a >> 2u) + 1u], v.y);
+  out_store(a >> 2u, v.x);
+  out_store((a >> 2u) + 1u, v.y);
 }
 )";
 
@@ -422,16 +420,16 @@ std::string Convert(DtElementType from, DtElementType to, const std::string& v) 
 
 // ---- parameters and bindings ---------------------------------------------------------------------
 
-constexpr uint32_t kWorkgroup = 256;
-constexpr size_t kParamWords = 128;  // see the layout in kLibrary: 16 + 12 per tensor, extras
-constexpr uint32_t kMaxInputs = 4;
+constexpr uint32_t kWorkgroup = kOpWorkgroup;
+constexpr size_t kParamWords = kOpParamWords;  // see the layout in kLibrary: 16 + 12 per tensor, extras
+constexpr uint32_t kMaxInputs = kOpInputs;
 
 // A tensor bound to the shader: the buffer window that covers it and its element 0 inside it.
 struct Bound {
   wgpu::Buffer buffer = nullptr;
   uint64_t window_offset = 0;
   uint64_t window_size = 0;
-  uint32_t base = 0;  // byte of element [0, ..., 0] in the window
+  uint64_t begin = 0, end = 0;  // the bytes the tensor spans in the buffer (begin: element 0)
 };
 
 uint64_t Extent(const DtTensorRef& t) {
@@ -442,10 +440,6 @@ uint64_t Extent(const DtTensorRef& t) {
   }
   return (last + 1) * t.element_size;
 }
-
-// The device's error-flag words, bound at 7 by ops that call BindFlags.
-constexpr const char* kFlagsBinding =
-    "@group(0) @binding(7) var<storage, read_write> flags: array<atomic<u32>>;\n";
 
 class OpBuilder {
  public:
@@ -474,7 +468,8 @@ class OpBuilder {
   }
 
   // Binds input `slot` (1..4). An input in the output's buffer is read through the output's
-  // binding when it is the output's very view and `may_alias`, else through a scratch copy.
+  // binding (whose window grows to cover it) when it is the output's very view and `may_alias`,
+  // or when the bytes it spans are apart from the output's; else through a scratch copy.
   DtStatus* BindInput(uint32_t slot, const DtTensorRef& in, bool may_alias, DtTensorRef* used) {
     *used = in;
     if (in.handle != out_.handle) return Bind(in, &bound_[slot]);
@@ -482,10 +477,13 @@ class OpBuilder {
                            std::equal(in.shape, in.shape + in.rank, out_.shape) &&
                            std::equal(in.strides, in.strides + in.rank, out_.strides) &&
                            in.element_size == out_.element_size;
-    if (same_view) {
+    const uint64_t begin = in.byte_offset, end = in.byte_offset + std::max<uint64_t>(Extent(in), 1);
+    const bool apart = end <= bound_[0].begin || bound_[0].end <= begin;
+    if (same_view || (apart && CoverInOutput(begin, end))) {
       aliased_[slot] = true;
       bound_[slot] = bound_[0];
-      bound_[slot].base = static_cast<uint32_t>(in.byte_offset - bound_[0].window_offset);
+      bound_[slot].begin = begin;
+      bound_[slot].end = end;
       return nullptr;
     }
     // Stage: copy the input's elements, densely, into a buffer of its own.
@@ -537,73 +535,80 @@ class OpBuilder {
   uint32_t& Extra(size_t i) { return params_[3 + i]; }   // 5 words of op-specific values
   uint32_t& Word(size_t i) { return params_[i]; }         // anywhere, for ops with more
 
-  // The source of `word_in<slot>`: its own binding, or the output's when aliased.
-  std::string Inputs(uint32_t count) {
-    std::string code;
-    for (uint32_t k = 1; k <= count; ++k) {
-      const std::string n = std::to_string(k);
-      if (aliased_[k]) {
-        code += "fn word_in" + n + "(w: u32) -> u32 { return out_word(w); }\n";
-      } else {
-        code += "@group(0) @binding(" + std::to_string(1 + k) + ") var<storage, read> in" + n +
-                "_words: array<u32>;\n";
-        code += "fn word_in" + n + "(w: u32) -> u32 { return in" + n + "_words[w]; }\n";
-      }
-    }
-    return code;
-  }
-
   bool UsesFlags() const { return flags_ != nullptr; }
   DtStatus* BindFlags() {
     if (DtStatus* s = context_.ErrorFlags(&flags_)) return s;
     return nullptr;
   }
 
-  // Finds (or compiles) the kernel and records one dispatch over the index space. The kernel is
-  // found by the op, `variant` (what else its text depends on), the call's element types and
-  // which inputs are read through the output's binding; `code` makes the WGSL on first use.
-  DtStatus* Dispatch(const DtOpCall& call, const char* variant, const std::function<std::string()>& code,
-                     uint32_t inputs) {
+  // Finds (or compiles) the kernel family and records one dispatch over the index space. The
+  // family is found by the op, `variant` (what else its body depends on), the call's element
+  // types, which inputs are read through the output's binding and whether it raises flags;
+  // `body` makes its WGSL (see op_dispatch.h) on first use. A `batchable` body starts its main
+  // with MainHead, and its parameters hold no place in a buffer but the bases.
+  DtStatus* Dispatch(const DtOpCall& call, const char* variant, const std::function<std::string()>& body,
+                     uint32_t inputs, bool batchable = true) {
     if (count_ == 0) return nullptr;
     if (count_ > 0xFFFFFFFFull) return NotSupported("more than 2^32 elements in one op");
-    for (uint32_t t = 0; t <= inputs; ++t) params_[16 + t * 12] = bound_[t].base;
+    for (uint32_t t = 0; t <= inputs; ++t) {
+      const Bound& window = bound_[t > 0 && aliased_[t] ? 0 : t];  // read through the output's
+      params_[OpBaseWord(t)] = static_cast<uint32_t>(bound_[t].begin - window.window_offset);
+    }
     params_[0] = static_cast<uint32_t>(count_);
-    const uint32_t groups = static_cast<uint32_t>((count_ + kWorkgroup - 1) / kWorkgroup);
-    const uint32_t columns = std::min(groups, context_.limits().max_compute_workgroups_per_dimension);
-    params_[2] = columns * kWorkgroup;
-    std::string key = std::string(call.op_type) + "/" + variant + "/";
-    for (size_t k = 0; k < call.num_outputs; ++k) key += ElementTypeName(call.outputs[k]->element_type) + std::string(",");
-    key += "/";
-    for (size_t k = 0; k < call.num_inputs; ++k) key += ElementTypeName(call.inputs[k]->element_type) + std::string(",");
-    key += "/";
-    for (uint32_t k = 1; k <= inputs; ++k) key += aliased_[k] ? 'a' : 'b';
-    if (flags_ != nullptr) key += "/flags";
-    const Context::Kernel kernel = context_.KernelFor(key, code);
-    if (kernel.pipeline == nullptr) {
+    uint32_t columns = 0, rows = 0;
+    OpGrid(context_.limits(), (count_ + kOpWorkgroup - 1) / kOpWorkgroup, &columns, &rows);
+    params_[2] = columns * kOpWorkgroup;
+    std::string key;
+    key.reserve(96);
+    key.append(call.op_type).append("/").append(variant).append("/");
+    for (size_t k = 0; k < call.num_outputs; ++k) key.append(ElementTypeName(call.outputs[k]->element_type)).append(",");
+    key.append("/");
+    for (size_t k = 0; k < call.num_inputs; ++k) key.append(ElementTypeName(call.inputs[k]->element_type)).append(",");
+    key.append("/");
+    for (uint32_t k = 1; k <= inputs; ++k) key.push_back(aliased_[k] ? 'a' : 'b');
+    if (flags_ != nullptr) key.append("/flags");
+    const KernelFamily* family = FamilyFor(context_, key, [&](KernelFamily& f) {
+      f.body = body();
+      f.inputs = inputs;
+      std::copy(aliased_, aliased_ + kMaxInputs + 1, f.aliased);
+      f.uses_flags = flags_ != nullptr;
+      f.batchable = batchable;
+    });
+    if (family == nullptr) {
       return Fail(DT_INTERNAL, "the WebGPU shader did not compile: " + context_.TakeErrorText());
     }
-    wgpu::Buffer params = nullptr;
-    uint64_t params_offset = 0;
-    const size_t bytes = params_.size() * sizeof(uint32_t);
-    if (DtStatus* s = list_.AddParameters(params_.data(), bytes, &params, &params_offset)) return s;
-    wgpu::BindGroupEntry entries[kMaxInputs + 3];
-    size_t n = 0;
-    entries[n++] = {nullptr, 0, params, params_offset, bytes, nullptr, nullptr};
-    entries[n++] = {nullptr, 1, bound_[0].buffer, bound_[0].window_offset, bound_[0].window_size,
-                    nullptr, nullptr};
-    for (uint32_t k = 1; k <= inputs; ++k) {
-      if (aliased_[k]) continue;
-      entries[n++] = {nullptr, 1 + k, bound_[k].buffer, bound_[k].window_offset,
-                      bound_[k].window_size, nullptr, nullptr};
+    OpDispatch op;
+    op.family = family;
+    std::copy(params_.begin(), params_.end(), op.params.begin());
+    for (uint32_t t = 0; t <= inputs; ++t) {
+      const Bound& window = bound_[t > 0 && aliased_[t] ? 0 : t];
+      op.roles[t] = {bound_[t].buffer, window.window_offset, window.window_size, bound_[t].begin,
+                     bound_[t].end};
     }
-    if (flags_ != nullptr) entries[n++] = {nullptr, 7, flags_, 0, 16, nullptr, nullptr};
-    wgpu::BindGroupDescriptor descriptor{nullptr, wgpu::View("devtensor op"), kernel.layout, n, entries};
-    wgpu::BindGroup group = api_.DeviceCreateBindGroup(context_.device(), &descriptor);
-    list_.Dispatch(kernel.pipeline, group, columns, (groups + columns - 1) / columns);
+    op.flags = flags_;
+    op.invocations = count_;
+    list_.Dispatch(op);
     return nullptr;
   }
 
  private:
+  // Grows the output's window to cover bytes [begin, end) of its buffer too; false when it would
+  // then be larger than one binding may be.
+  bool CoverInOutput(uint64_t begin, uint64_t end) {
+    Bound& out = bound_[0];
+    const uint64_t alignment =
+        std::max<uint64_t>(context_.limits().min_storage_buffer_offset_alignment, 4);
+    const uint64_t offset = std::min(out.window_offset, begin / alignment * alignment);
+    const uint64_t window_end = std::max(out.window_offset + out.window_size, (end + 3) & ~uint64_t(3));
+    if (window_end > api_.BufferGetSize(out.buffer) ||
+        window_end - offset > context_.limits().max_storage_buffer_binding_size) {
+      return false;
+    }
+    out.window_offset = offset;
+    out.window_size = window_end - offset;
+    return true;
+  }
+
   DtStatus* Bind(const DtTensorRef& t, Bound* bound) {
     const uint64_t alignment =
         std::max<uint64_t>(context_.limits().min_storage_buffer_offset_alignment, 4);
@@ -611,9 +616,10 @@ class OpBuilder {
     const uint64_t size = api_.BufferGetSize(buffer);
     const uint64_t begin = t.byte_offset, end = t.byte_offset + std::max<uint64_t>(Extent(t), 1);
     bound->buffer = buffer;
+    bound->begin = begin;
+    bound->end = end;
     bound->window_offset = begin / alignment * alignment;
     bound->window_size = ((end + 3) & ~uint64_t(3)) - bound->window_offset;
-    bound->base = static_cast<uint32_t>(begin - bound->window_offset);
     if (bound->window_offset + bound->window_size > size) {
       return NotSupported("a tensor ends in the last, partial word of a buffer whose size is not "
                           "a multiple of 4");
@@ -663,10 +669,12 @@ std::vector<int64_t> BroadcastStrides(const DtTensorRef& t, const int64_t* shape
   return strides;
 }
 
+// The start of a batchable kernel's main: the invocation's element (see op_dispatch.h).
 std::string MainHead() {
   return "@compute @workgroup_size(256)\n"
-         "fn main(@builtin(global_invocation_id) id: vec3<u32>) {\n"
-         "  let i = id.x + id.y * pw(2);\n"
+         "fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,\n"
+         "        @builtin(local_invocation_index) lane: u32) {\n"
+         "  let i = element_index(group, groups, lane);\n"
          "  if (i >= pw(0)) { return; }\n"
          "  let index = unravel(i);\n";
 }
@@ -724,7 +732,7 @@ DtStatus* Elementwise(OpBuilder& b, const DtOpCall& call) {
     return Store(out.element_type, out_type.size, out_address, "(" + a + " " + symbol + " " + c + ")");
   };
   return b.Dispatch(call, "", [&] {
-    std::string code = kLibrary + b.Inputs(inputs);
+    std::string code = kLibrary;
     for (uint32_t k = 0; k < inputs; ++k) {
       code += RawLoad("raw" + std::to_string(k + 1), "word_in" + std::to_string(k + 1),
                       static_cast<uint32_t>(used[k].element_size));
@@ -817,7 +825,7 @@ DtStatus* UpdatePositionIds(OpBuilder& b, const DtOpCall& call) {
   return b.Dispatch(call, "", [&] {
     std::string code = std::string(kLibrary) + MainHead() + "  let a = address(0u, index);\n";
     if (out.element_type == DT_INT32) {
-      code += "  atomicStore(&out_words[a >> 2u], out_word(a >> 2u) + pw(3));\n}\n";
+      code += "  out_store(a >> 2u, out_word(a >> 2u) + pw(3));\n}\n";
     } else {
       code += "  store_wide(a, add64(vec2<u32>(out_word(a >> 2u), out_word((a >> 2u) + 1u)), vec2<u32>(pw(3), pw(4))));\n}\n";
     }
@@ -835,10 +843,10 @@ DtStatus* UpdateAttentionMask(OpBuilder& b, const DtOpCall& call) {
   b.SetStrides(0, mask.strides, mask.rank, mask.element_size);
   b.Extra(0) = static_cast<uint32_t>(mask.shape[1]);
   return b.Dispatch(call, "", [&] {
-    std::string code = std::string(kLibrary) + b.Inputs(1) + MainHead();
+    std::string code = std::string(kLibrary) + MainHead();
     code += "  let total = u32(clamp(bitcast<i32>(word_in1(pw(28) >> 2u)), 0, i32(pw(3))));\n";
     code += "  let one = select(0u, 1u, index[1] < total);\n";
-    code += mask.element_type == DT_INT32 ? "  atomicStore(&out_words[address(0u, index) >> 2u], one);\n}\n"
+    code += mask.element_type == DT_INT32 ? "  out_store(address(0u, index) >> 2u, one);\n}\n"
                                           : "  store_wide(address(0u, index), vec2<u32>(one, 0u));\n}\n";
     return code;
   }, 1);
@@ -869,10 +877,9 @@ DtStatus* KvCacheAppend(OpBuilder& b, const DtOpCall& call) {
   b.Extra(1) = static_cast<uint32_t>(kv.shape[2]);     // new_len
   b.Extra(2) = elements == 0 ? 1u : 0u;                // check only
   return b.Dispatch(call, "", [&] {
-    std::string code = std::string(kLibrary) + b.Inputs(2) + kFlagsBinding +
-                       RawLoad("raw1", "word_in1", info.size) + MainHead();
+    std::string code = std::string(kLibrary) + RawLoad("raw1", "word_in1", info.size) + MainHead();
     code += "  let position = bitcast<i32>(word_in2(pw(40) >> 2u));\n";
-    code += "  if (position < 0 || u32(position) + pw(4) > pw(3)) { atomicOr(&flags[0], 1u); return; }\n";
+    code += "  if (position < 0 || u32(position) + pw(4) > pw(3)) { raise_flag(1u); return; }\n";
     code += "  if (pw(5) != 0u) { return; }\n";
     code += "  var at = index;\n  at[2] = at[2] + u32(position);\n";
     code += "  " + StoreRaw(info.size, "address(0u, at)", "raw1(address(1u, index))") + "\n}\n";
@@ -892,7 +899,7 @@ constexpr int64_t kArgMaxSplitOutputs = 128;  // split only when there are fewer
 enum class ArgMaxPass { kWhole, kChunks, kCandidates };
 
 // The WGSL of one pass. Element raw bits are u32 (zero-extended) or vec2<u32> (8 bytes).
-std::string ArgMaxCode(OpBuilder& b, DtElementType type, uint32_t size, bool last, ArgMaxPass pass) {
+std::string ArgMaxCode(DtElementType type, uint32_t size, bool last, ArgMaxPass pass) {
   // NaN is the maximum, as on the host: found from the raw bits (a shader may assume no NaN).
   std::string nan = "false";
   if (type == DT_FLOAT) nan = "(r & 0x7fffffffu) > 0x7f800000u";
@@ -906,7 +913,7 @@ std::string ArgMaxCode(OpBuilder& b, DtElementType type, uint32_t size, bool las
   // smaller one, and between equals (or two NaNs) the first index wins, or the last one with
   // select_last_index.
   const std::string tie = last ? "ib > ia" : "ib < ia";
-  std::string code = std::string(kLibrary) + b.Inputs(1) +
+  std::string code = std::string(kLibrary) +
                      RawLoad("raw1", "word_in1", pass == ArgMaxPass::kCandidates ? 4 : size);
   if (pass == ArgMaxPass::kCandidates && wide) code += RawLoad("raw1_wide", "word_in1", 8);
   code += "fn beats(rb: " + raw_type + ", ib: u32, ra: " + raw_type + ", ia: u32) -> bool {\n";
@@ -969,8 +976,8 @@ std::string ArgMaxCode(OpBuilder& b, DtElementType type, uint32_t size, bool las
           "  if (live && lane == 0u) {\n"
           "    let a = address(0u, index);\n";
   if (pass == ArgMaxPass::kChunks) {
-    code += wide ? "    store_wide(a, best_raw[0]);\n" : "    atomicStore(&out_words[a >> 2u], best_raw[0]);\n";
-    code += "    atomicStore(&out_words[(a >> 2u) + 2u], best_at[0]);\n";
+    code += wide ? "    store_wide(a, best_raw[0]);\n" : "    out_store(a >> 2u, best_raw[0]);\n";
+    code += "    out_store((a >> 2u) + 2u, best_at[0]);\n";
   } else {
     code += "    store_wide(a, vec2<u32>(select(best_at[0], 0u, best_at[0] == 0xffffffffu), 0u));\n";
   }
@@ -1034,8 +1041,8 @@ DtStatus* ArgMax(Context& context, CommandList& list, const DtOpCall& call) {
     b.Extra(0) = static_cast<uint32_t>(length);
     b.Extra(1) = static_cast<uint32_t>(in.strides[axis] * static_cast<int64_t>(in.element_size));
     return b.Dispatch(call, (std::string(order) + "/whole").c_str(), [&] {
-      return ArgMaxCode(b, data.element_type, info.size, last, ArgMaxPass::kWhole);
-    }, 1);
+      return ArgMaxCode(data.element_type, info.size, last, ArgMaxPass::kWhole);
+    }, 1, /*batchable=*/false);
   }
 
   // Two passes through a scratch of [outputs, chunks] candidates of 16 bytes.
@@ -1084,8 +1091,8 @@ DtStatus* ArgMax(Context& context, CommandList& list, const DtOpCall& call) {
   b.Extra(1) = static_cast<uint32_t>(in.strides[axis] * static_cast<int64_t>(in.element_size));
   b.Extra(2) = static_cast<uint32_t>(kArgMaxChunk);
   if (DtStatus* s = b.Dispatch(call, (std::string(order) + "/chunks").c_str(), [&] {
-        return ArgMaxCode(b, data.element_type, info.size, last, ArgMaxPass::kChunks);
-      }, 1)) {
+        return ArgMaxCode(data.element_type, info.size, last, ArgMaxPass::kChunks);
+      }, 1, /*batchable=*/false)) {
     return s;
   }
 
@@ -1106,8 +1113,8 @@ DtStatus* ArgMax(Context& context, CommandList& list, const DtOpCall& call) {
   reduce.SetStrides(1, read.data(), space.size(), 1);
   reduce.Extra(0) = static_cast<uint32_t>(chunks);
   return reduce.Dispatch(call, (std::string(order) + "/candidates").c_str(), [&] {
-    return ArgMaxCode(reduce, data.element_type, info.size, last, ArgMaxPass::kCandidates);
-  }, 1);
+    return ArgMaxCode(data.element_type, info.size, last, ArgMaxPass::kCandidates);
+  }, 1, /*batchable=*/false);
 }
 
 // ScatterND's scatter step, bound before the data is copied to the output: staging an updates or
@@ -1147,8 +1154,7 @@ DtStatus* ScatterUpdates(OpBuilder& b, const DtOpCall& call, const DtTensorRef& 
   b.Extra(1) = static_cast<uint32_t>(ind.rank - 1);
   for (size_t d = 0; d < out.rank; ++d) b.Word(80 + d) = static_cast<uint32_t>(out.shape[d]);
   return b.Dispatch(call, "", [&] {
-    std::string code = std::string(kLibrary) + b.Inputs(2) + kFlagsBinding +
-                       RawLoad("raw2", "word_in2", info.size) + MainHead();
+    std::string code = std::string(kLibrary) + RawLoad("raw2", "word_in2", info.size) + MainHead();
     code += "  var tuple = pw(28);\n  for (var d = 0u; d < pw(4); d++) { tuple += index[d] * pw(29u + d); }\n";
     code += "  var dest = pw(16);\n";
     code += "  for (var t = 0u; t < pw(3); t++) {\n";
@@ -1156,7 +1162,7 @@ DtStatus* ScatterUpdates(OpBuilder& b, const DtOpCall& call, const DtTensorRef& 
     code += "    let lo = word_in1(a >> 2u);\n    let hi = word_in1((a >> 2u) + 1u);\n";
     code += "    var v = bitcast<i32>(lo);\n    let n = pw(80u + t);\n";
     code += "    if (bitcast<i32>(hi) < 0) { v = v + i32(n); }\n";
-    code += "    if (v < 0 || u32(v) >= n || (hi != 0u && hi != 0xffffffffu)) { atomicOr(&flags[0], 2u); return; }\n";
+    code += "    if (v < 0 || u32(v) >= n || (hi != 0u && hi != 0xffffffffu)) { raise_flag(2u); return; }\n";
     code += "    dest += u32(v) * pw(17u + t);\n  }\n";
     code += "  for (var d = pw(4); d < pw(1); d++) { dest += index[d] * pw(17u + pw(3) + d - pw(4)); }\n";
     code += "  " + StoreRaw(info.size, "dest", "raw2(address(2u, index))") + "\n}\n";

@@ -3,8 +3,9 @@
 // with masked atomic AND/OR, so views at any element offset and with any strides are written
 // exactly, with no race on the words they share with neighbours. Inputs that share a buffer with
 // the output are read through the output's binding when they are the very same view (in-place
-// updates), and are staged through a scratch copy otherwise (WebGPU forbids binding one buffer
-// both read-only and read-write in one dispatch).
+// updates) or span bytes apart from the output's, and are staged through a scratch copy when they
+// overlap it (WebGPU forbids binding one buffer both read-only and read-write in one dispatch).
+// Ops are recorded as OpDispatch records (op_dispatch.h), bound when a schedule runs them.
 #ifndef DEVTENSOR_PROVIDERS_WEBGPU_OP_KERNELS_H_
 #define DEVTENSOR_PROVIDERS_WEBGPU_OP_KERNELS_H_
 

@@ -24,8 +24,9 @@ DtStatus* ParameterArena::Add(const void* data, size_t bytes, std::shared_ptr<Bl
     flushed_ = 0;
     at = 0;
   }
-  bytes_.resize(at + bytes);
-  std::memcpy(bytes_.data() + at, data, bytes);
+  bytes_.resize(at);  // the gap up to an aligned offset (at most the alignment)
+  const auto* first = static_cast<const uint8_t*>(data);
+  bytes_.insert(bytes_.end(), first, first + bytes);
   *block = current_;
   *offset = at;
   return nullptr;

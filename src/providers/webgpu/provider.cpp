@@ -295,6 +295,10 @@ DtStatus* RunOp(void* self, const DtOpCall* call, void* stream_handle) {
     if (DtStatus* s = ContextForWork(state, call->device_id, stream, &context)) return s;
     std::lock_guard<std::recursive_mutex> lock(context->mutex());
     if (DtStatus* s = context->CheckAlive()) return s;
+    if (stream != nullptr && stream->recording == nullptr) {
+      return QueueOnStream(*context, *stream,
+                           [&](CommandList& list) { return RecordOp(*context, list, *call); });
+    }
     auto list = std::make_unique<CommandList>(*context);
     if (DtStatus* s = RecordOp(*context, *list, *call)) return s;
     return Execute(*context, std::move(list), nullptr, stream);
@@ -331,7 +335,9 @@ DtStatus* EndCapture(void* self, void* handle, void** graph) {
   return Guard(state->host, [&]() -> DtStatus* {
     auto* stream = static_cast<Stream*>(handle);
     std::lock_guard<std::recursive_mutex> lock(stream->context->mutex());
-    *graph = stream->recording.release();
+    std::unique_ptr<Graph> recorded = std::move(stream->recording);
+    if (DtStatus* s = ScheduleGraph(*recorded)) return s;
+    *graph = recorded.release();
     return nullptr;
   });
 }

@@ -7,6 +7,7 @@
 #include "providers/host_memory/strided_copy.h"
 #include "providers/webgpu/bulk_copy.h"
 #include "providers/webgpu/copy_kernel.h"
+#include "providers/webgpu/schedule.h"
 
 namespace devtensor::webgpu {
 
@@ -379,6 +380,13 @@ void StartMap(const wgpu::Api& api, Download& download) {
 
 // Copies a mapped read-back buffer out to its host targets, unmaps it and pools it (unless a graph
 // owns it).
+// A download whose work was never submitted: its read-back buffer goes back unused.
+void DropUnmapped(Context& context, Download& download) {
+  if (!download.owned) return;
+  context.Recycle(download.readback, download.capacity, wgpu::usage::kMapRead | wgpu::usage::kCopyDst);
+  download.readback = nullptr;
+}
+
 DtStatus* FinishDownload(Context& context, Download& download) {
   if (!download.pending) return nullptr;  // finished already (a graph's, by another stream)
   download.pending = false;
@@ -411,22 +419,35 @@ DtStatus* FinishDownload(Context& context, Download& download) {
   return status;
 }
 
-// Submits a stream's queued work as one submit and starts mapping its downloads.
+// Runs `lists` now, as one schedule and one submit.
+DtStatus* RunNow(Context& context, std::vector<const CommandList*> lists) {
+  std::unique_ptr<Schedule> schedule;
+  if (DtStatus* s = Schedule::Make(context, std::move(lists), &schedule)) return s;
+  schedule->Run(0);
+  return nullptr;
+}
+
+// Submits a stream's queued work as one schedule and starts mapping its downloads. When the
+// schedule cannot be made, the queued work is dropped and its downloads never land.
 DtStatus* Flush(Context& context, Stream& stream) {
   if (stream.queued.empty() && stream.unmapped.empty()) return nullptr;
   const wgpu::Api& api = context.api();
-  wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context.device(), nullptr);
-  CommandList::Pass pass;
-  for (const auto& list : stream.queued) list->Execute(encoder, pass);
-  CommandList::EndPass(api, pass);
-  context.Submit(encoder);
+  std::vector<const CommandList*> lists;
+  for (const auto& list : stream.queued) lists.push_back(list.get());
+  DtStatus* status = RunNow(context, std::move(lists));
   stream.queued.clear();  // submitted: their buffers may go back to the pools
+  stream.open = nullptr;
   stream.queued_dispatches = 0;
   for (auto& download : stream.unmapped) {
+    if (status != nullptr) {
+      DropUnmapped(context, *download);
+      continue;
+    }
     StartMap(api, *download);
     stream.downloads.push_back(std::move(download));
   }
   stream.unmapped.clear();
+  if (status != nullptr) return status;
   return context.TakeErrors();
 }
 
@@ -493,13 +514,7 @@ Stream::~Stream() {
   // Queued lists give their buffers back to the pools: under the context's lock.
   std::lock_guard<std::recursive_mutex> lock(context->mutex());
   queued.clear();
-  for (const auto& download : unmapped) {  // never submitted: the read-back buffer is unused
-    if (download->owned) {
-      context->Recycle(download->readback, download->capacity,
-                       wgpu::usage::kMapRead | wgpu::usage::kCopyDst);
-      download->readback = nullptr;
-    }
-  }
+  for (const auto& download : unmapped) DropUnmapped(*context, *download);
   unmapped.clear();
   downloads.clear();
   recording.reset();
@@ -507,6 +522,7 @@ Stream::~Stream() {
 
 Graph::~Graph() {
   std::lock_guard<std::recursive_mutex> lock(context->mutex());
+  schedule.reset();
   lists.clear();
   downloads.clear();
 }
@@ -525,6 +541,7 @@ DtStatus* Execute(Context& context, std::unique_ptr<CommandList> list,
   if (stream != nullptr) {  // queued, submitted at the stream's next flush
     stream->queued_dispatches += list->dispatches();
     stream->queued.push_back(std::move(list));
+    stream->open = nullptr;
     if (download) stream->unmapped.push_back(std::move(download));
     stream->has_work = true;
     // A long run of ops is submitted in parts, so that the GPU works while the host records.
@@ -532,17 +549,44 @@ DtStatus* Execute(Context& context, std::unique_ptr<CommandList> list,
     return nullptr;
   }
   const wgpu::Api& api = context.api();
-  wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context.device(), nullptr);
-  list->Execute(encoder);
-  // Always submit, even with no commands: it also flushes the queue's writes.
-  context.Submit(encoder);
+  DtStatus* status = RunNow(context, {list.get()});
   list.reset();  // submitted: its buffers may go back to the pools
+  if (status != nullptr) {
+    if (download) DropUnmapped(context, *download);
+    return status;
+  }
   if (download) StartMap(api, *download);
   if (download) {
     if (DtStatus* s = FinishDownload(context, *download)) return s;
     return context.TakeErrors();
   }
   return context.WaitIdle();
+}
+
+DtStatus* QueueOnStream(Context& context, Stream& stream,
+                        const std::function<DtStatus*(CommandList&)>& record) {
+  if (stream.queued.empty() || stream.queued.back().get() != stream.open) {
+    stream.queued.push_back(std::make_unique<CommandList>(context));
+    stream.queued.back()->Reserve(kDispatchesPerSubmit);
+    stream.open = stream.queued.back().get();
+  }
+  CommandList& list = *stream.queued.back();
+  const CommandList::Mark mark = list.mark();
+  if (DtStatus* s = record(list)) {
+    list.RollBack(mark);
+    return s;
+  }
+  stream.queued_dispatches += list.dispatches() - mark.dispatches;
+  stream.has_work = true;
+  if (stream.queued_dispatches >= kDispatchesPerSubmit) return Flush(context, stream);
+  return nullptr;
+}
+
+DtStatus* ScheduleGraph(Graph& graph) {
+  if (graph.schedule != nullptr) return nullptr;
+  std::vector<const CommandList*> lists;
+  for (const auto& list : graph.lists) lists.push_back(list.get());
+  return Schedule::Make(*graph.context, std::move(lists), &graph.schedule);
 }
 
 DtStatus* Replay(Graph& graph, Stream& stream) {
@@ -556,22 +600,9 @@ DtStatus* Replay(Graph& graph, Stream& stream) {
     if (DtStatus* s = FinishDownload(context, *download)) return s;
   }
   const wgpu::Api& api = context.api();
-  // In parts of kDispatchesPerSubmit dispatches, so that the GPU starts while the rest is encoded.
-  wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context.device(), nullptr);
-  CommandList::Pass pass;
-  size_t dispatches = 0;
-  for (const auto& list : graph.lists) {
-    list->Execute(encoder, pass);
-    dispatches += list->dispatches();
-    if (dispatches >= kDispatchesPerSubmit && &list != &graph.lists.back()) {
-      CommandList::EndPass(api, pass);
-      context.Submit(encoder);
-      encoder = api.DeviceCreateCommandEncoder(context.device(), nullptr);
-      dispatches = 0;
-    }
-  }
-  CommandList::EndPass(api, pass);
-  context.Submit(encoder);
+  if (DtStatus* s = ScheduleGraph(graph)) return s;
+  // In parts, so that the GPU starts while the rest is encoded.
+  graph.schedule->Run(kDispatchesPerSubmit);
   stream.has_work = true;
   for (const auto& download : graph.downloads) {
     StartMap(api, *download);

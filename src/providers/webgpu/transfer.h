@@ -4,12 +4,14 @@
 #ifndef DEVTENSOR_PROVIDERS_WEBGPU_TRANSFER_H_
 #define DEVTENSOR_PROVIDERS_WEBGPU_TRANSFER_H_
 
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "devtensor/devtensor_provider.h"
 #include "providers/webgpu/command_list.h"
 #include "providers/webgpu/context.h"
+#include "providers/webgpu/schedule.h"
 
 namespace devtensor::webgpu {
 
@@ -37,16 +39,18 @@ struct Download {
   ~Download();
 };
 
-// Recorded work: command lists and the downloads they end with, replayed with one submit.
+// Recorded work: command lists and the downloads they end with, and the schedule they replay
+// with (made once, when the recording ends).
 struct Graph {
   std::shared_ptr<Context> context;
   std::vector<std::unique_ptr<CommandList>> lists;
   std::vector<std::shared_ptr<Download>> downloads;  // read-back buffers owned by the graph
+  std::unique_ptr<Schedule> schedule;
   ~Graph();
 };
 
 // A WebGPU stream: work is queued as it is issued and the calls return at once; the queued work
-// goes to the GPU as one submit when the stream is synchronised (or when later work needs it:
+// goes to the GPU as one schedule when the stream is synchronised (or when later work needs it:
 // an upload of host memory a queued download fills, a graph replay); downloads finish, and errors
 // are reported, at Synchronize. While `recording` is set, work is recorded into it instead.
 struct Stream {
@@ -56,6 +60,7 @@ struct Stream {
   std::vector<std::shared_ptr<Download>> unmapped;     // downloads of the queued work
   std::vector<std::shared_ptr<Download>> downloads;    // submitted, mapping
   bool has_work = false;
+  const CommandList* open = nullptr;  // queued.back() while ops may still be recorded into it
   std::unique_ptr<Graph> recording;
   ~Stream();
 };
@@ -78,7 +83,18 @@ DtStatus* SynchronizeStream(Stream& stream);
 DtStatus* Execute(Context& context, std::unique_ptr<CommandList> list,
                   std::shared_ptr<Download> download, Stream* stream);
 
-// Replays a graph on a stream with one submit.
+// Records work (`record` fills the list) onto a stream that is not recording: into the list the
+// last such work went to, while nothing else was queued after it, so that a run of ops costs no
+// list each. What `record` recorded before it failed is taken back. The caller holds the
+// context's mutex.
+DtStatus* QueueOnStream(Context& context, Stream& stream,
+                        const std::function<DtStatus*(CommandList&)>& record);
+
+// Makes a recorded graph's schedule (binding its ops, compiling batched kernels), if not yet made.
+// The caller holds the context's mutex.
+DtStatus* ScheduleGraph(Graph& graph);
+
+// Replays a graph on a stream, submitted in parts of a few dozen dispatches.
 DtStatus* Replay(Graph& graph, Stream& stream);
 
 }  // namespace devtensor::webgpu

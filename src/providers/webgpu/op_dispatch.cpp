@@ -1,0 +1,304 @@
+#include "providers/webgpu/op_dispatch.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+
+namespace devtensor::webgpu {
+namespace {
+
+// A batch's parameters are its slots' parameters, one after another.
+constexpr size_t kMaxSlots = 64;
+
+uint64_t WorkgroupsFor(uint64_t invocations) { return (invocations + kOpWorkgroup - 1) / kOpWorkgroup; }
+
+// The bind group of `entries` for `layout`; null when Dawn refuses it (reported by TakeErrors).
+wgpu::BindGroup MakeGroup(Context& context, wgpu::BindGroupLayout layout,
+                          const std::vector<wgpu::BindGroupEntry>& entries) {
+  wgpu::BindGroupDescriptor descriptor{nullptr, wgpu::View("devtensor op"), layout, entries.size(),
+                                       entries.data()};
+  return context.api().DeviceCreateBindGroup(context.device(), &descriptor);
+}
+
+void Keep(std::vector<std::shared_ptr<ParameterArena::Block>>& blocks,
+          std::shared_ptr<ParameterArena::Block> block) {
+  if (blocks.empty() || blocks.back() != block) blocks.push_back(std::move(block));
+}
+
+}  // namespace
+
+std::string AlonePrelude(const KernelFamily& family) {
+  std::string code =
+      "@group(0) @binding(0) var<uniform> params: array<vec4<u32>, 32>;\n"
+      "fn pw(i: u32) -> u32 { return params[i >> 2u][i & 3u]; }\n"
+      "@group(0) @binding(1) var<storage, read_write> out_words: array<atomic<u32>>;\n"
+      "fn out_load(w: u32) -> u32 { return atomicLoad(&out_words[w]); }\n"
+      "fn out_store(w: u32, v: u32) { atomicStore(&out_words[w], v); }\n"
+      "fn out_and(w: u32, v: u32) { atomicAnd(&out_words[w], v); }\n"
+      "fn out_or(w: u32, v: u32) { atomicOr(&out_words[w], v); }\n";
+  for (uint32_t k = 1; k <= family.inputs; ++k) {
+    const std::string n = std::to_string(k);
+    if (family.aliased[k]) {
+      code += "fn word_in" + n + "(w: u32) -> u32 { return out_load(w); }\n";
+    } else {
+      code += "@group(0) @binding(" + std::to_string(1 + k) + ") var<storage, read> in" + n +
+              "_words: array<u32>;\n";
+      code += "fn word_in" + n + "(w: u32) -> u32 { return in" + n + "_words[w]; }\n";
+    }
+  }
+  if (family.uses_flags) {
+    code += "@group(0) @binding(7) var<storage, read_write> flags: array<atomic<u32>>;\n"
+            "fn raise_flag(bit: u32) { atomicOr(&flags[0], bit); }\n";
+  }
+  return code +
+         "fn element_index(group: vec3<u32>, groups: vec3<u32>, lane: u32) -> u32 {\n"
+         "  return (group.x + group.y * groups.x) * 256u + lane;\n}\n";
+}
+
+const KernelFamily* FamilyFor(Context& context, const std::string& key,
+                              const std::function<void(KernelFamily&)>& describe) {
+  auto& families = context.families();
+  auto it = families.find(key);
+  if (it != families.end()) {
+#ifndef NDEBUG
+    KernelFamily check;
+    describe(check);
+    if (check.body != it->second->body) std::abort();  // the key misses something the text uses
+#endif
+    return it->second.get();
+  }
+  auto family = std::make_unique<KernelFamily>();
+  family->key = key;
+  describe(*family);
+  family->alone = context.KernelFor(key, [&] { return AlonePrelude(*family) + family->body; });
+  if (family->alone.pipeline == nullptr) return nullptr;
+  return families.emplace(key, std::move(family)).first->second.get();
+}
+
+void OpGrid(const wgpu::Limits& limits, uint64_t workgroups, uint32_t* x, uint32_t* y) {
+  const uint64_t columns = std::min<uint64_t>(workgroups, limits.max_compute_workgroups_per_dimension);
+  *x = static_cast<uint32_t>(columns);
+  *y = columns == 0 ? 0 : static_cast<uint32_t>((workgroups + columns - 1) / columns);
+}
+
+bool OpBatch::Add(const OpDispatch& op) {
+  const uint64_t workgroups = WorkgroupsFor(op.invocations);
+  if (slots_.empty()) {  // alone, it needs nothing but its own bindings
+    slots_.push_back({&op, {}});
+    workgroups_ = widest_ = workgroups;
+    return true;
+  }
+  const uint64_t widest = std::max(widest_, workgroups);
+  const uint64_t uniform_limit =
+      std::min<uint64_t>(limits_.max_uniform_buffer_binding_size, ParameterArena::kBlockBytes);
+  if (op.family != slots_[0].op->family || !op.family->batchable || slots_.size() >= kMaxSlots ||
+      widest > limits_.max_compute_workgroups_per_dimension ||
+      widest * kOpWorkgroup > 0xFFFFFFFFull ||
+      4 * kOpParamWords * (slots_.size() + 1) > uniform_limit ||
+      // Every slot launches as many workgroups as the widest: keep the idle ones few.
+      widest * (slots_.size() + 1) > 2 * (workgroups_ + workgroups) + 64) {
+    return false;
+  }
+  const std::array<Binding, kMaxBindings> bindings = bindings_;
+  const size_t binding_count = binding_count_;
+  Slot slot{&op, {}};
+  if ((slots_.size() == 1 && !BindSlot(slots_[0])) || !BindSlot(slot)) {
+    bindings_ = bindings;
+    binding_count_ = binding_count;
+    return false;
+  }
+  slots_.push_back(slot);
+  workgroups_ += workgroups;
+  widest_ = widest;
+  return true;
+}
+
+bool OpBatch::BindSlot(Slot& slot) {
+  const KernelFamily& family = *slot.op->family;
+  for (uint32_t role = 0; role <= family.inputs; ++role) {
+    if (role > 0 && family.aliased[role]) {
+      slot.binding[role] = slot.binding[0];
+      continue;
+    }
+    const RoleWindow& window = slot.op->roles[role];
+    size_t b = 0;
+    while (b < binding_count_ && bindings_[b].buffer != window.buffer) ++b;
+    if (b == binding_count_) {
+      const size_t storage = binding_count_ + 1 + (family.uses_flags ? 1 : 0);
+      if (storage > limits_.max_storage_buffers_per_shader_stage || b >= kMaxBindings) return false;
+      bindings_[b] = {window.buffer, window.offset, window.offset + window.size, role == 0};
+      ++binding_count_;
+    } else {
+      Binding& binding = bindings_[b];
+      binding.offset = std::min(binding.offset, window.offset);
+      binding.end = std::max(binding.end, window.offset + window.size);
+      binding.written = binding.written || role == 0;
+      if (binding.end - binding.offset > limits_.max_storage_buffer_binding_size) return false;
+    }
+    slot.binding[role] = static_cast<uint32_t>(b);
+  }
+  return true;
+}
+
+DtStatus* OpBatch::Bind(Context& context, std::vector<std::shared_ptr<ParameterArena::Block>>& blocks,
+                        BoundDispatch* out) const {
+  if (slots_.size() == 1) return BindAlone(context, blocks, out);
+  const KernelFamily& family = *slots_[0].op->family;
+  std::vector<uint32_t> pattern = Pattern();
+  auto known = std::find_if(family.batched.begin(), family.batched.end(),
+                            [&](const auto& entry) { return entry.first == pattern; });
+  if (known == family.batched.end()) {
+    std::string key = family.key + "|batch";
+    for (uint32_t word : pattern) key += "," + std::to_string(word);
+    const Context::Kernel kernel =
+        context.KernelFor(key, [&] { return BatchedPrelude() + family.body; });
+    if (kernel.pipeline == nullptr) {
+      const std::string message = "the batched WebGPU shader of " + family.key +
+                                  " did not compile: " + context.TakeErrorText();
+      return context.host()->CreateStatus(DT_INTERNAL, message.c_str());
+    }
+    family.batched.emplace_back(std::move(pattern), kernel);
+    known = family.batched.end() - 1;
+  }
+  const Context::Kernel& kernel = known->second;
+  // Each slot's parameters, with its bases moved into the windows bound.
+  std::vector<uint32_t> words(kOpParamWords * slots_.size());
+  for (size_t j = 0; j < slots_.size(); ++j) {
+    const Slot& slot = slots_[j];
+    uint32_t* params = &words[kOpParamWords * j];
+    std::copy(slot.op->params.begin(), slot.op->params.end(), params);
+    for (uint32_t role = 0; role <= family.inputs; ++role) {
+      const RoleWindow& window = slot.op->roles[role];
+      params[OpBaseWord(role)] +=
+          static_cast<uint32_t>(window.offset - bindings_[slot.binding[role]].offset);
+    }
+  }
+  std::shared_ptr<ParameterArena::Block> block;
+  uint64_t offset = 0;
+  const size_t bytes = words.size() * sizeof(uint32_t);
+  if (DtStatus* s = context.parameters().Add(words.data(), bytes, &block, &offset)) return s;
+  std::vector<wgpu::BindGroupEntry> entries;
+  entries.reserve(binding_count_ + 2);
+  entries.push_back({nullptr, 0, block->buffer(), offset, bytes, nullptr, nullptr});
+  Keep(blocks, std::move(block));
+  for (size_t i = 0; i < binding_count_; ++i) {
+    const Binding& b = bindings_[i];
+    entries.push_back({nullptr, static_cast<uint32_t>(1 + i), b.buffer, b.offset, b.end - b.offset,
+                       nullptr, nullptr});
+  }
+  if (family.uses_flags) {
+    entries.push_back({nullptr, static_cast<uint32_t>(1 + binding_count_), slots_[0].op->flags, 0,
+                       16, nullptr, nullptr});
+  }
+  out->pipeline = kernel.pipeline;
+  out->group = MakeGroup(context, kernel.layout, entries);
+  out->x = static_cast<uint32_t>(widest_);
+  out->y = static_cast<uint32_t>(slots_.size());
+  return nullptr;
+}
+
+DtStatus* OpBatch::BindAlone(Context& context,
+                             std::vector<std::shared_ptr<ParameterArena::Block>>& blocks,
+                             BoundDispatch* out) const {
+  const OpDispatch& op = *slots_[0].op;
+  const KernelFamily& family = *op.family;
+  std::shared_ptr<ParameterArena::Block> block;
+  uint64_t offset = 0;
+  const size_t bytes = op.params.size() * sizeof(uint32_t);
+  if (DtStatus* s = context.parameters().Add(op.params.data(), bytes, &block, &offset)) return s;
+  std::vector<wgpu::BindGroupEntry> entries;
+  entries.reserve(2 + kOpInputs);
+  entries.push_back({nullptr, 0, block->buffer(), offset, bytes, nullptr, nullptr});
+  Keep(blocks, std::move(block));
+  for (uint32_t role = 0; role <= family.inputs; ++role) {
+    if (role > 0 && family.aliased[role]) continue;
+    const RoleWindow& w = op.roles[role];
+    entries.push_back({nullptr, 1 + role, w.buffer, w.offset, w.size, nullptr, nullptr});
+  }
+  if (family.uses_flags) entries.push_back({nullptr, 7, op.flags, 0, 16, nullptr, nullptr});
+  out->pipeline = family.alone.pipeline;
+  out->group = MakeGroup(context, family.alone.layout, entries);
+  OpGrid(limits_, WorkgroupsFor(op.invocations), &out->x, &out->y);
+  return nullptr;
+}
+
+// What the batched prelude depends on: the number of slots, which bindings are written, and
+// which binding each role of each slot uses.
+std::vector<uint32_t> OpBatch::Pattern() const {
+  const uint32_t roles = 1 + slots_[0].op->family->inputs;
+  std::vector<uint32_t> pattern;
+  pattern.reserve(2 + binding_count_ + slots_.size() * roles);
+  pattern.push_back(static_cast<uint32_t>(slots_.size()));
+  pattern.push_back(static_cast<uint32_t>(binding_count_));
+  for (size_t i = 0; i < binding_count_; ++i) pattern.push_back(bindings_[i].written ? 1 : 0);
+  for (const Slot& slot : slots_) pattern.insert(pattern.end(), slot.binding, slot.binding + roles);
+  return pattern;
+}
+
+std::string OpBatch::BatchedPrelude() const {
+  const KernelFamily& family = *slots_[0].op->family;
+  const size_t slots = slots_.size();
+  auto name = [](size_t binding) { return "buffer" + std::to_string(binding); };
+  std::string code = "@group(0) @binding(0) var<uniform> params: array<vec4<u32>, " +
+                     std::to_string(kOpParamWords * slots / 4) + ">;\n"
+                     "var<private> slot: u32;\n"
+                     "var<private> slot_base: u32;\n"
+                     "fn pw(i: u32) -> u32 { let k = slot_base + i; return params[k >> 2u][k & 3u]; }\n";
+  for (size_t i = 0; i < binding_count_; ++i) {
+    code += "@group(0) @binding(" + std::to_string(1 + i) + ") var<storage, " +
+            (bindings_[i].written ? "read_write> " + name(i) + ": array<atomic<u32>>;\n"
+                                  : "read> " + name(i) + ": array<u32>;\n");
+  }
+  // `statement(b)` for the slots whose `role` is bound at b: a switch on the slot, unless every
+  // slot uses the same binding.
+  auto by_slot = [&](uint32_t role, const std::function<std::string(uint32_t)>& statement,
+                     const std::string& otherwise) {
+    std::map<uint32_t, std::string> cases;  // binding -> its slots' selectors
+    for (size_t j = 0; j < slots; ++j) {
+      std::string& selectors = cases[slots_[j].binding[role]];
+      selectors += (selectors.empty() ? "" : ", ") + std::to_string(j) + "u";
+    }
+    if (cases.size() == 1) return "  " + statement(cases.begin()->first) + "\n";
+    std::string text = "  switch slot {\n";
+    for (const auto& [binding, selectors] : cases) {
+      text += "    case " + selectors + ": { " + statement(binding) + " }\n";
+    }
+    return text + "    default: { " + otherwise + " }\n  }\n";
+  };
+  code += "fn out_load(w: u32) -> u32 {\n" +
+          by_slot(0, [&](uint32_t b) { return "return atomicLoad(&" + name(b) + "[w]);"; }, "return 0u;") + "}\n";
+  for (const auto& [function, atomic] : {std::pair{"out_store", "atomicStore"}, std::pair{"out_and", "atomicAnd"},
+                                         std::pair{"out_or", "atomicOr"}}) {
+    code += std::string("fn ") + function + "(w: u32, v: u32) {\n" +
+            by_slot(0, [&](uint32_t b) { return atomic + std::string("(&") + name(b) + "[w], v);"; }, "") + "}\n";
+  }
+  for (uint32_t k = 1; k <= family.inputs; ++k) {
+    const std::string n = std::to_string(k);
+    if (family.aliased[k]) {
+      code += "fn word_in" + n + "(w: u32) -> u32 { return out_load(w); }\n";
+      continue;
+    }
+    code += "fn word_in" + n + "(w: u32) -> u32 {\n" +
+            by_slot(k, [&](uint32_t b) {
+              return bindings_[b].written ? "return atomicLoad(&" + name(b) + "[w]);"
+                                          : "return " + name(b) + "[w];";
+            }, "return 0u;") + "}\n";
+  }
+  std::string touch;  // every binding is used, so that the pipeline's layout has them all
+  for (size_t i = 0; i < binding_count_; ++i) touch += "  _ = &" + name(i) + ";\n";
+  if (family.uses_flags) {
+    code += "@group(0) @binding(" + std::to_string(1 + binding_count_) +
+            ") var<storage, read_write> flags: array<atomic<u32>>;\n"
+            "fn raise_flag(bit: u32) { atomicOr(&flags[0], bit); }\n";
+    touch += "  _ = &flags;\n";
+  }
+  // A row of workgroups per slot.
+  return code +
+         "fn element_index(group: vec3<u32>, groups: vec3<u32>, lane: u32) -> u32 {\n" + touch +
+         "  slot = group.y;\n"
+         "  slot_base = group.y * " + std::to_string(kOpParamWords) + "u;\n"
+         "  return group.x * 256u + lane;\n"
+         "}\n";
+}
+
+}  // namespace devtensor::webgpu

@@ -1,0 +1,226 @@
+#include "providers/webgpu/schedule.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace devtensor::webgpu {
+namespace {
+
+using Command = CommandList::Command;
+using Kind = CommandList::Kind;
+
+// Bytes a command reads or writes.
+struct Access {
+  enum Mode { kRead, kWrite, kFlag };  // kFlag: only ORs bits in (the device's error flags)
+  wgpu::Buffer buffer;
+  uint64_t begin, end;
+  Mode mode;
+};
+
+// Whether two accesses must keep their order: they overlap, and are not both reads nor both
+// flag raises.
+bool Conflict(const Access& a, const Access& b) {
+  if (a.buffer != b.buffer || a.begin >= b.end || b.begin >= a.end) return false;
+  return a.mode == Access::kWrite || a.mode != b.mode;
+}
+
+// What `command` of `list` reads and writes; false for a dispatch bound by its maker.
+bool AccessesOf(const CommandList& list, const Command& command, std::vector<Access>* out) {
+  out->clear();
+  switch (command.kind) {
+    case Kind::kCopy:
+      out->push_back({command.src, command.src_offset, command.src_offset + command.size, Access::kRead});
+      out->push_back({command.dst, command.dst_offset, command.dst_offset + command.size, Access::kWrite});
+      return true;
+    case Kind::kClear:
+      out->push_back({command.dst, command.dst_offset, command.dst_offset + command.size, Access::kWrite});
+      return true;
+    case Kind::kDispatch:
+      return false;
+    case Kind::kOp: {
+      const OpDispatch& op = list.ops()[command.op];
+      const KernelFamily& family = *op.family;
+      out->push_back({op.roles[0].buffer, op.roles[0].begin, op.roles[0].end, Access::kWrite});
+      for (uint32_t role = 1; role <= family.inputs; ++role) {
+        const RoleWindow& input = op.roles[role];
+        out->push_back({input.buffer, input.begin, input.end, Access::kRead});
+      }
+      if (family.uses_flags) out->push_back({op.flags, 0, 16, Access::kFlag});
+      return true;
+    }
+  }
+  return false;
+}
+
+// The accesses of the commands placed so far, with their levels, chained by buffer.
+class AccessHistory {
+ public:
+  // The first level at which `access` may run: after every earlier access it conflicts with.
+  size_t LevelAfter(const Access& access) const {
+    size_t level = 0;
+    for (size_t i = Last(access.buffer); i != kNone; i = entries_[i].previous) {
+      if (entries_[i].level >= level && Conflict(access, entries_[i].access)) level = entries_[i].level + 1;
+    }
+    return level;
+  }
+  void Add(const Access& access, size_t level) {
+    size_t b = 0;
+    while (b < buffers_.size() && buffers_[b].first != access.buffer) ++b;
+    if (b == buffers_.size()) buffers_.emplace_back(access.buffer, kNone);
+    entries_.push_back({access, level, buffers_[b].second});
+    buffers_[b].second = entries_.size() - 1;
+  }
+
+ private:
+  static constexpr size_t kNone = SIZE_MAX;
+  struct Entry {
+    Access access;
+    size_t level;
+    size_t previous;  // the buffer's access before this one
+  };
+  size_t Last(wgpu::Buffer buffer) const {
+    for (const auto& [b, last] : buffers_) {
+      if (b == buffer) return last;
+    }
+    return kNone;
+  }
+  std::vector<std::pair<wgpu::Buffer, size_t>> buffers_;  // and the index of its last access
+  std::vector<Entry> entries_;
+};
+
+}  // namespace
+
+DtStatus* Schedule::Make(Context& context, std::vector<const CommandList*> lists,
+                         std::unique_ptr<Schedule>* out) {
+  std::unique_ptr<Schedule> schedule(new Schedule(context));
+  // Each command's level.
+  struct Placed {
+    const CommandList* list;
+    const Command* command;
+    size_t level;
+  };
+  std::vector<Placed> placed;
+  AccessHistory earlier;
+  std::vector<Access> accesses;
+  size_t levels = 0;
+  size_t floor = 0;  // the level after the last bound dispatch
+  for (const CommandList* list : lists) {
+    for (const Command& command : list->commands()) {
+      size_t level = floor;
+      if (!context.batching()) {
+        level = levels;  // program order, one command a level
+      } else if (!AccessesOf(*list, command, &accesses)) {
+        level = levels;
+        floor = level + 1;
+      } else {
+        for (const Access& access : accesses) level = std::max(level, earlier.LevelAfter(access));
+        for (const Access& access : accesses) earlier.Add(access, level);
+      }
+      placed.push_back({list, &command, level});
+      levels = std::max(levels, level + 1);
+    }
+  }
+  std::vector<std::vector<const Placed*>> by_level(levels);
+  for (const Placed& p : placed) by_level[p.level].push_back(&p);
+
+  for (const auto& level : by_level) {
+    // Copies and clears first: they end the compute pass the dispatches share.
+    for (const Placed* p : level) {
+      const Command& c = *p->command;
+      if (c.kind == Kind::kCopy || c.kind == Kind::kClear) {
+        schedule->steps_.push_back({c.kind, c.src, c.dst, c.src_offset, c.dst_offset, c.size, {}});
+      }
+    }
+    // Then the dispatches, in the order their first op was recorded: bound ones as they are, op
+    // dispatches into a batch of their family.
+    struct Entry {
+      const Command* bound;  // or null: batches[batch]
+      size_t batch;
+    };
+    std::vector<Entry> entries;
+    std::vector<OpBatch> batches;
+    std::vector<std::pair<const KernelFamily*, size_t>> open;  // family -> its latest batch
+    for (const Placed* p : level) {
+      const Command& c = *p->command;
+      if (c.kind == Kind::kDispatch) entries.push_back({&c, 0});
+      if (c.kind != Kind::kOp) continue;
+      const OpDispatch& op = p->list->ops()[c.op];
+      auto latest = std::find_if(open.begin(), open.end(), [&](const auto& f) { return f.first == op.family; });
+      if (latest != open.end() && batches[latest->second].Add(op)) continue;
+      batches.emplace_back(context);
+      batches.back().Add(op);
+      entries.push_back({nullptr, batches.size() - 1});
+      if (latest != open.end()) {
+        latest->second = batches.size() - 1;
+      } else {
+        open.emplace_back(op.family, batches.size() - 1);
+      }
+    }
+    for (const Entry& entry : entries) {
+      Step step{Kind::kDispatch, nullptr, nullptr, 0, 0, 0, {}};
+      if (entry.bound != nullptr) {
+        step.dispatch = {entry.bound->pipeline, entry.bound->group, entry.bound->x, entry.bound->y};
+      } else {
+        if (DtStatus* s = batches[entry.batch].Bind(context, schedule->blocks_, &step.dispatch)) return s;
+        if (step.dispatch.group != nullptr) schedule->groups_.push_back(step.dispatch.group);
+      }
+      schedule->steps_.push_back(step);
+      ++schedule->dispatches_;
+    }
+  }
+  if (DtStatus* s = context.TakeErrors()) return s;
+  schedule->lists_ = std::move(lists);
+  *out = std::move(schedule);
+  return nullptr;
+}
+
+Schedule::~Schedule() {
+  for (wgpu::BindGroup group : groups_) context_.api().BindGroupRelease(group);
+}
+
+void Schedule::Run(size_t part) const {
+  const wgpu::Api& api = context_.api();
+  for (const CommandList* list : lists_) list->IssueWrites();
+  wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context_.device(), nullptr);
+  wgpu::ComputePassEncoder pass = nullptr;
+  wgpu::ComputePipeline pipeline = nullptr;
+  auto end_pass = [&] {
+    if (pass == nullptr) return;
+    api.ComputePassEncoderEnd(pass);
+    api.ComputePassEncoderRelease(pass);
+    pass = nullptr;
+    pipeline = nullptr;
+  };
+  size_t in_part = 0;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const Step& step = steps_[i];
+    if (step.kind == Kind::kCopy) {
+      end_pass();
+      api.CommandEncoderCopyBufferToBuffer(encoder, step.src, step.src_offset, step.dst,
+                                           step.dst_offset, step.size);
+      continue;
+    }
+    if (step.kind == Kind::kClear) {
+      end_pass();
+      api.CommandEncoderClearBuffer(encoder, step.dst, step.dst_offset, step.size);
+      continue;
+    }
+    if (pass == nullptr) pass = api.CommandEncoderBeginComputePass(encoder, nullptr);
+    if (step.dispatch.pipeline != pipeline) {
+      pipeline = step.dispatch.pipeline;
+      api.ComputePassEncoderSetPipeline(pass, pipeline);
+    }
+    api.ComputePassEncoderSetBindGroup(pass, 0, step.dispatch.group, 0, nullptr);
+    api.ComputePassEncoderDispatchWorkgroups(pass, step.dispatch.x, step.dispatch.y, 1);
+    if (part != 0 && ++in_part >= part && i + 1 < steps_.size()) {
+      end_pass();
+      context_.Submit(encoder);
+      encoder = api.DeviceCreateCommandEncoder(context_.device(), nullptr);
+      in_part = 0;
+    }
+  }
+  end_pass();
+  context_.Submit(encoder);  // also with no commands: it flushes the queue's writes
+}
+
+}  // namespace devtensor::webgpu
