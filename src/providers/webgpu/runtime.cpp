@@ -3,9 +3,11 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 namespace devtensor::webgpu {
 namespace {
@@ -171,6 +173,15 @@ void FindAdapters(Runtime* runtime) {
 
 bool WaitFor(const Runtime& runtime, wgpu::Future future) {
   wgpu::FutureWaitInfo wait{future, 0};
+  // Polled first: a blocking wait wakes some tens of microseconds after the GPU is done, which a
+  // decode step or a small copy would pay every time.
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < kPollBeforeBlocking) {
+    const uint32_t status = runtime.api.InstanceWaitAny(runtime.instance, 1, &wait, 0);
+    if (status == wgpu::kWaitSuccess && wait.completed) return true;
+    if (status != wgpu::kWaitTimedOut) return false;
+    std::this_thread::yield();
+  }
   // Long enough for any copy; a runtime that stops answering for this long is treated as lost.
   constexpr uint64_t kTimeoutNs = 120ull * 1000 * 1000 * 1000;
   const uint32_t status = runtime.api.InstanceWaitAny(runtime.instance, 1, &wait, kTimeoutNs);

@@ -5,6 +5,7 @@
 #ifndef DEVTENSOR_PROVIDERS_WEBGPU_RUNTIME_H_
 #define DEVTENSOR_PROVIDERS_WEBGPU_RUNTIME_H_
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,11 @@ struct Runtime {
 // was tried and how to fix it; later calls try again.
 const Runtime* GetRuntime(std::string* why);
 
-// Waits for `future`, polling the device-loss flag every slice; false if it timed out for good.
+// How long WaitFor polls before it blocks.
+inline constexpr std::chrono::microseconds kPollBeforeBlocking{1000};
+
+// Waits for `future`: polls for up to kPollBeforeBlocking, then blocks; false if it timed out for
+// good (two minutes) or the runtime reported an error.
 bool WaitFor(const Runtime& runtime, wgpu::Future future);
 
 }  // namespace devtensor::webgpu
