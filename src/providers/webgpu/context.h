@@ -89,9 +89,10 @@ class Context {
   // The device's error-flag words (16 bytes), made on first use.
   DtStatus* ErrorFlags(wgpu::Buffer* buffer);
 
-  // Usage every devtensor-allocated tensor buffer has.
+  // Usage every devtensor-allocated tensor buffer has. Uniform too: a batch of op dispatches
+  // binds small inputs it only reads as uniform buffers when it runs out of storage bindings.
   static constexpr wgpu::Flags kTensorUsage =
-      wgpu::usage::kStorage | wgpu::usage::kCopySrc | wgpu::usage::kCopyDst;
+      wgpu::usage::kStorage | wgpu::usage::kCopySrc | wgpu::usage::kCopyDst | wgpu::usage::kUniform;
 
  private:
   Context() = default;

@@ -124,9 +124,10 @@ bool OpBatch::BindSlot(Slot& slot) {
     size_t b = 0;
     while (b < binding_count_ && bindings_[b].buffer != window.buffer) ++b;
     if (b == binding_count_) {
-      const size_t storage = binding_count_ + 1 + (family.uses_flags ? 1 : 0);
-      if (storage > limits_.max_storage_buffers_per_shader_stage || b >= kMaxBindings) return false;
-      bindings_[b] = {window.buffer, window.offset, window.offset + window.size, role == 0};
+      if (b >= kMaxBindings) return false;
+      bindings_[b] = {window.buffer, window.offset, window.offset + window.size, role == 0,
+                      api_.BufferGetSize(window.buffer),
+                      (api_.BufferGetUsage(window.buffer) & wgpu::usage::kUniform) != 0};
       ++binding_count_;
     } else {
       Binding& binding = bindings_[b];
@@ -137,21 +138,67 @@ bool OpBatch::BindSlot(Slot& slot) {
     }
     slot.binding[role] = static_cast<uint32_t>(b);
   }
-  return true;
+  size_t uniforms = 0;
+  return Uniforms(&uniforms);
+}
+
+bool OpBatch::UniformWindow(const Binding& b, uint64_t* offset, uint64_t* size) const {
+  if (b.written || !b.uniform_usage) return false;
+  const uint64_t alignment = std::max<uint64_t>(limits_.min_uniform_buffer_offset_alignment, 16);
+  *offset = b.offset / alignment * alignment;
+  const uint64_t end = (b.end + 15) & ~uint64_t(15);  // whole vec4<u32>s
+  *size = end - *offset;
+  return end <= b.buffer_size &&
+         *size <= std::min<uint64_t>(limits_.max_uniform_buffer_binding_size, 65536);
+}
+
+bool OpBatch::Uniforms(size_t* count) const {
+  const bool flags = !slots_.empty() && slots_[0].op->family->uses_flags;
+  size_t storage = flags ? 1 : 0, could_be_uniform = 0;
+  for (size_t i = 0; i < binding_count_; ++i) {
+    uint64_t offset = 0, size = 0;
+    if (UniformWindow(bindings_[i], &offset, &size)) {
+      ++could_be_uniform;
+    } else {
+      ++storage;
+    }
+  }
+  const size_t storage_limit = limits_.max_storage_buffers_per_shader_stage;
+  if (storage > storage_limit) return false;
+  *count = could_be_uniform > storage_limit - storage ? could_be_uniform - (storage_limit - storage) : 0;
+  return 1 + *count <= limits_.max_uniform_buffers_per_shader_stage;  // 1: the parameters
+}
+
+std::vector<OpBatch::Declared> OpBatch::Declare() const {
+  size_t uniforms = 0;
+  Uniforms(&uniforms);
+  std::vector<Declared> declared;
+  for (size_t i = 0; i < binding_count_; ++i) {
+    const Binding& b = bindings_[i];
+    uint64_t offset = 0, size = 0;
+    if (uniforms > 0 && UniformWindow(b, &offset, &size)) {
+      declared.push_back({Declared::kUniform, offset, size});
+      --uniforms;
+    } else {
+      declared.push_back({b.written ? Declared::kWritten : Declared::kRead, b.offset, b.end - b.offset});
+    }
+  }
+  return declared;
 }
 
 DtStatus* OpBatch::Bind(Context& context, std::vector<std::shared_ptr<ParameterArena::Block>>& blocks,
                         BoundDispatch* out) const {
   if (slots_.size() == 1) return BindAlone(context, blocks, out);
   const KernelFamily& family = *slots_[0].op->family;
-  std::vector<uint32_t> pattern = Pattern();
+  const std::vector<Declared> declared = Declare();
+  std::vector<uint32_t> pattern = Pattern(declared);
   auto known = std::find_if(family.batched.begin(), family.batched.end(),
                             [&](const auto& entry) { return entry.first == pattern; });
   if (known == family.batched.end()) {
     std::string key = family.key + "|batch";
     for (uint32_t word : pattern) key += "," + std::to_string(word);
     const Context::Kernel kernel =
-        context.KernelFor(key, [&] { return BatchedPrelude() + family.body; });
+        context.KernelFor(key, [&] { return BatchedPrelude(declared) + family.body; });
     if (kernel.pipeline == nullptr) {
       const std::string message = "the batched WebGPU shader of " + family.key +
                                   " did not compile: " + context.TakeErrorText();
@@ -170,7 +217,7 @@ DtStatus* OpBatch::Bind(Context& context, std::vector<std::shared_ptr<ParameterA
     for (uint32_t role = 0; role <= family.inputs; ++role) {
       const RoleWindow& window = slot.op->roles[role];
       params[OpBaseWord(role)] +=
-          static_cast<uint32_t>(window.offset - bindings_[slot.binding[role]].offset);
+          static_cast<uint32_t>(window.offset - declared[slot.binding[role]].offset);
     }
   }
   std::shared_ptr<ParameterArena::Block> block;
@@ -182,9 +229,8 @@ DtStatus* OpBatch::Bind(Context& context, std::vector<std::shared_ptr<ParameterA
   entries.push_back({nullptr, 0, block->buffer(), offset, bytes, nullptr, nullptr});
   Keep(blocks, std::move(block));
   for (size_t i = 0; i < binding_count_; ++i) {
-    const Binding& b = bindings_[i];
-    entries.push_back({nullptr, static_cast<uint32_t>(1 + i), b.buffer, b.offset, b.end - b.offset,
-                       nullptr, nullptr});
+    entries.push_back({nullptr, static_cast<uint32_t>(1 + i), bindings_[i].buffer, declared[i].offset,
+                       declared[i].size, nullptr, nullptr});
   }
   if (family.uses_flags) {
     entries.push_back({nullptr, static_cast<uint32_t>(1 + binding_count_), slots_[0].op->flags, 0,
@@ -222,20 +268,23 @@ DtStatus* OpBatch::BindAlone(Context& context,
   return nullptr;
 }
 
-// What the batched prelude depends on: the number of slots, which bindings are written, and
-// which binding each role of each slot uses.
-std::vector<uint32_t> OpBatch::Pattern() const {
+// What the batched prelude depends on: the number of slots, how each binding is declared (and
+// the size of a uniform one), and which binding each role of each slot uses.
+std::vector<uint32_t> OpBatch::Pattern(const std::vector<Declared>& declared) const {
   const uint32_t roles = 1 + slots_[0].op->family->inputs;
   std::vector<uint32_t> pattern;
-  pattern.reserve(2 + binding_count_ + slots_.size() * roles);
+  pattern.reserve(2 + 2 * binding_count_ + slots_.size() * roles);
   pattern.push_back(static_cast<uint32_t>(slots_.size()));
   pattern.push_back(static_cast<uint32_t>(binding_count_));
-  for (size_t i = 0; i < binding_count_; ++i) pattern.push_back(bindings_[i].written ? 1 : 0);
+  for (const Declared& d : declared) {
+    pattern.push_back(d.kind);
+    pattern.push_back(d.kind == Declared::kUniform ? static_cast<uint32_t>(d.size / 16) : 0);
+  }
   for (const Slot& slot : slots_) pattern.insert(pattern.end(), slot.binding, slot.binding + roles);
   return pattern;
 }
 
-std::string OpBatch::BatchedPrelude() const {
+std::string OpBatch::BatchedPrelude(const std::vector<Declared>& declared) const {
   const KernelFamily& family = *slots_[0].op->family;
   const size_t slots = slots_.size();
   auto name = [](size_t binding) { return "buffer" + std::to_string(binding); };
@@ -245,9 +294,14 @@ std::string OpBatch::BatchedPrelude() const {
                      "var<private> slot_base: u32;\n"
                      "fn pw(i: u32) -> u32 { let k = slot_base + i; return params[k >> 2u][k & 3u]; }\n";
   for (size_t i = 0; i < binding_count_; ++i) {
-    code += "@group(0) @binding(" + std::to_string(1 + i) + ") var<storage, " +
-            (bindings_[i].written ? "read_write> " + name(i) + ": array<atomic<u32>>;\n"
-                                  : "read> " + name(i) + ": array<u32>;\n");
+    code += "@group(0) @binding(" + std::to_string(1 + i) + ") ";
+    switch (declared[i].kind) {
+      case Declared::kWritten: code += "var<storage, read_write> " + name(i) + ": array<atomic<u32>>;\n"; break;
+      case Declared::kRead: code += "var<storage, read> " + name(i) + ": array<u32>;\n"; break;
+      case Declared::kUniform:
+        code += "var<uniform> " + name(i) + ": array<vec4<u32>, " + std::to_string(declared[i].size / 16) + ">;\n";
+        break;
+    }
   }
   // `statement(b)` for the slots whose `role` is bound at b: a switch on the slot, unless every
   // slot uses the same binding.
@@ -280,8 +334,12 @@ std::string OpBatch::BatchedPrelude() const {
     }
     code += "fn word_in" + n + "(w: u32) -> u32 {\n" +
             by_slot(k, [&](uint32_t b) {
-              return bindings_[b].written ? "return atomicLoad(&" + name(b) + "[w]);"
-                                          : "return " + name(b) + "[w];";
+              switch (declared[b].kind) {
+                case Declared::kWritten: return "return atomicLoad(&" + name(b) + "[w]);";
+                case Declared::kRead: return "return " + name(b) + "[w];";
+                case Declared::kUniform: break;
+              }
+              return "return " + name(b) + "[w >> 2u][w & 3u];";
             }, "return 0u;") + "}\n";
   }
   std::string touch;  // every binding is used, so that the pipeline's layout has them all

@@ -81,7 +81,7 @@ struct BoundDispatch {
 // Independent dispatches of one family bound as one.
 class OpBatch {
  public:
-  explicit OpBatch(const Context& context) : limits_(context.limits()) {}
+  explicit OpBatch(const Context& context) : api_(context.api()), limits_(context.limits()) {}
 
   // Takes `op` into the batch when it is the first, or of the batch's batchable family and the
   // batch stays within the device's limits (storage bindings per stage, binding size, uniform
@@ -95,11 +95,19 @@ class OpBatch {
                  BoundDispatch* out) const;
 
  private:
-  static constexpr size_t kMaxBindings = 16;
+  static constexpr size_t kMaxBindings = 24;  // storage and uniform, at most
   struct Binding {
     wgpu::Buffer buffer;
     uint64_t offset, end;  // the union of the windows bound
     bool written;
+    uint64_t buffer_size;
+    bool uniform_usage;    // the buffer may be bound as a uniform buffer
+  };
+  // How a binding is declared: an atomic storage array (written), a storage array, or a uniform
+  // array of `size` / 16 vectors at `offset` (read only, small).
+  struct Declared {
+    enum Kind : uint32_t { kWritten, kRead, kUniform } kind;
+    uint64_t offset, size;
   };
   struct Slot {
     const OpDispatch* op;
@@ -107,11 +115,19 @@ class OpBatch {
   };
 
   bool BindSlot(Slot& slot);
+  // Whether binding `b` could be a uniform buffer, and where its window would be.
+  bool UniformWindow(const Binding& b, uint64_t* offset, uint64_t* size) const;
+  // How many of the bindings that could be uniform must be, for the rest to fit the storage
+  // bindings of a stage; false when the bindings fit no way.
+  bool Uniforms(size_t* count) const;
+  // How each binding is declared.
+  std::vector<Declared> Declare() const;
   DtStatus* BindAlone(Context& context, std::vector<std::shared_ptr<ParameterArena::Block>>& blocks,
                       BoundDispatch* out) const;
-  std::vector<uint32_t> Pattern() const;
-  std::string BatchedPrelude() const;
+  std::vector<uint32_t> Pattern(const std::vector<Declared>& declared) const;
+  std::string BatchedPrelude(const std::vector<Declared>& declared) const;
 
+  const wgpu::Api& api_;
   const wgpu::Limits& limits_;
   std::vector<Slot> slots_;
   std::array<Binding, kMaxBindings> bindings_{};
