@@ -878,11 +878,13 @@ DtStatus* KvCacheAppend(OpBuilder& b, const DtOpCall& call) {
   b.Extra(2) = elements == 0 ? 1u : 0u;                // check only
   return b.Dispatch(call, "", [&] {
     std::string code = std::string(kLibrary) + RawLoad("raw1", "word_in1", info.size) + MainHead();
+    // The value is read before the position is known: the two loads overlap.
+    code += "  let value = raw1(address(1u, index));\n";
     code += "  let position = bitcast<i32>(word_in2(pw(40) >> 2u));\n";
     code += "  if (position < 0 || u32(position) + pw(4) > pw(3)) { raise_flag(1u); return; }\n";
     code += "  if (pw(5) != 0u) { return; }\n";
     code += "  var at = index;\n  at[2] = at[2] + u32(position);\n";
-    code += "  " + StoreRaw(info.size, "address(0u, at)", "raw1(address(1u, index))") + "\n}\n";
+    code += "  " + StoreRaw(info.size, "address(0u, at)", "value") + "\n}\n";
     return code;
   }, 2);
 }

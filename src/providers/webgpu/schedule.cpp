@@ -7,6 +7,8 @@ namespace devtensor::webgpu {
 namespace {
 
 using Command = CommandList::Command;
+
+constexpr size_t kFirstPart = 4;  // dispatches
 using Kind = CommandList::Kind;
 
 // Bytes a command reads or writes.
@@ -191,7 +193,9 @@ void Schedule::Run(size_t part) const {
     pass = nullptr;
     pipeline = nullptr;
   };
-  size_t in_part = 0;
+  // The first part is small, so that the GPU starts early; each next one twice the last, up to
+  // `part`, while the GPU works on those before.
+  size_t in_part = 0, limit = std::min(part, kFirstPart);
   for (size_t i = 0; i < steps_.size(); ++i) {
     const Step& step = steps_[i];
     if (step.kind == Kind::kCopy) {
@@ -212,11 +216,12 @@ void Schedule::Run(size_t part) const {
     }
     api.ComputePassEncoderSetBindGroup(pass, 0, step.dispatch.group, 0, nullptr);
     api.ComputePassEncoderDispatchWorkgroups(pass, step.dispatch.x, step.dispatch.y, 1);
-    if (part != 0 && ++in_part >= part && i + 1 < steps_.size()) {
+    if (part != 0 && ++in_part >= limit && i + 1 < steps_.size()) {
       end_pass();
       context_.Submit(encoder);
       encoder = api.DeviceCreateCommandEncoder(context_.device(), nullptr);
       in_part = 0;
+      limit = std::min(limit * 2, part);
     }
   }
   end_pass();

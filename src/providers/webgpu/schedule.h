@@ -32,9 +32,9 @@ class Schedule {
   Schedule(const Schedule&) = delete;
   Schedule& operator=(const Schedule&) = delete;
 
-  // Issues the lists' queue writes, then encodes the commands and submits them, in parts of
-  // about `part` dispatches (0: one submit), so that the GPU starts on a long schedule while the
-  // host encodes the rest. The caller holds the context's mutex.
+  // Issues the lists' queue writes, then encodes the commands and submits them in parts of 4, 8,
+  // 16, ... dispatches up to `part` (0: one submit), so that the GPU starts on a long schedule
+  // while the host encodes the rest. The caller holds the context's mutex.
   void Run(size_t part) const;
 
   size_t dispatches() const { return dispatches_; }
