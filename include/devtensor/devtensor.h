@@ -388,7 +388,9 @@ DT_EXPORT DtStatus* DtGetDeviceErrorFlags(const DtDevice* device, uint32_t* flag
 /* Starts recording the copies, clears and ops issued on `stream`; nothing runs while recording.
  * DT_NOT_SUPPORTED on devices that cannot record. */
 DT_EXPORT DtStatus* DtBeginCapture(DtStream* stream);
-/* Stops recording and returns what was recorded. */
+/* Stops recording and returns what was recorded, made ready to replay (on WebGPU: ordered by what
+ * each call reads and writes, independent ops of one kernel batched into one dispatch, kernels
+ * compiled). An error here (the device was lost, out of memory) leaves no graph. */
 DT_EXPORT DtStatus* DtEndCapture(DtStream* stream, DtGraph** graph);
 /* Runs a recorded graph again on `stream`, with nothing recorded anew. Tensors it used must still
  * live; it reads its data-dependent positions from device tensors, so replaying equals issuing the
