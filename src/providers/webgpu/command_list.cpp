@@ -61,8 +61,8 @@ void CommandList::Dispatch(wgpu::ComputePipeline pipeline, wgpu::BindGroup group
 }
 
 void CommandList::Dispatch(const OpDispatch& op) {
-  commands_.push_back({Kind::kOp, nullptr, nullptr, 0, 0, 0, nullptr, nullptr, 0, 0, ops_.size()});
-  ops_.push_back(op);
+  ops_.push_back(op);  // first: a command never names an op that is not there
+  commands_.push_back({Kind::kOp, nullptr, nullptr, 0, 0, 0, nullptr, nullptr, 0, 0, ops_.size() - 1});
   ++dispatches_;
 }
 

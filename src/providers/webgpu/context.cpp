@@ -196,11 +196,12 @@ void Context::OnError(const wgpu::Device*, uint32_t type, wgpu::StringView messa
   auto* context = static_cast<Context*>(self);
   try {
     std::lock_guard<std::mutex> lock(context->errors_mutex_);
+    ++context->error_count_;
+    context->error_type_ = std::max(context->error_type_, type);
     if (context->errors_.size() < 4096) {
       if (!context->errors_.empty()) context->errors_ += "; ";
       context->errors_ += wgpu::Text(message);
     }
-    context->error_type_ = std::max(context->error_type_, type);
   } catch (...) {
   }
 }
@@ -321,6 +322,12 @@ wgpu::ComputePipeline Context::Pipeline(const std::string& code) {
   auto it = pipelines_.find(code);
   if (it != pipelines_.end()) return it->second;
   const wgpu::Api& a = api();
+  // Errors already reported belong to earlier work: only those raised here say the shader failed.
+  size_t reported = 0;
+  {
+    std::lock_guard<std::mutex> lock(errors_mutex_);
+    reported = error_count_;
+  }
   wgpu::ShaderSourceWgsl source{{nullptr, wgpu::stype::kShaderSourceWgsl}, {code.data(), code.size()}};
   wgpu::ShaderModuleDescriptor module_descriptor{&source.chain, wgpu::View("devtensor op")};
   wgpu::ShaderModule module = a.DeviceCreateShaderModule(device_, &module_descriptor);
@@ -332,7 +339,7 @@ wgpu::ComputePipeline Context::Pipeline(const std::string& code) {
   a.ShaderModuleRelease(module);
   {
     std::lock_guard<std::mutex> lock(errors_mutex_);
-    if (!errors_.empty()) {  // a shader that does not compile yields an error object
+    if (error_count_ != reported) {  // a shader that does not compile yields an error object
       a.ComputePipelineRelease(pipeline);
       return nullptr;
     }

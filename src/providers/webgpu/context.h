@@ -117,6 +117,7 @@ class Context {
   std::string lost_message_;
   std::string errors_;
   uint32_t error_type_ = 0;  // the most severe WGPUErrorType seen
+  uint64_t error_count_ = 0;  // errors reported since the device was made
 
   std::map<std::pair<wgpu::Flags, uint64_t>, std::vector<wgpu::Buffer>> pool_;
   uint64_t pooled_bytes_ = 0;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <map>
 
 namespace devtensor::webgpu {
 namespace {
@@ -145,11 +144,16 @@ bool OpBatch::BindSlot(Slot& slot) {
 bool OpBatch::UniformWindow(const Binding& b, uint64_t* offset, uint64_t* size) const {
   if (b.written || !b.uniform_usage) return false;
   const uint64_t alignment = std::max<uint64_t>(limits_.min_uniform_buffer_offset_alignment, 16);
+  const uint64_t limit = std::min<uint64_t>(limits_.max_uniform_buffer_binding_size, 65536);
   *offset = b.offset / alignment * alignment;
-  const uint64_t end = (b.end + 15) & ~uint64_t(15);  // whole vec4<u32>s
-  *size = end - *offset;
-  return end <= b.buffer_size &&
-         *size <= std::min<uint64_t>(limits_.max_uniform_buffer_binding_size, 65536);
+  const uint64_t needed = ((b.end + 15) & ~uint64_t(15)) - *offset;  // whole vec4<u32>s
+  if (*offset + needed > b.buffer_size || needed > limit) return false;
+  // A power of two of bytes where the buffer has room, so that windows of nearby sizes (a slice
+  // that grows with the position, say) share one kernel.
+  *size = 16;
+  while (*size < needed) *size *= 2;
+  if (*offset + *size > b.buffer_size || *size > limit) *size = needed;
+  return true;
 }
 
 bool OpBatch::Uniforms(size_t* count) const {
@@ -186,9 +190,15 @@ std::vector<OpBatch::Declared> OpBatch::Declare() const {
   return declared;
 }
 
+size_t OpBatch::SlotRoom() const {
+  size_t room = 1;
+  while (room < slots_.size()) room *= 2;
+  return room;
+}
+
 DtStatus* OpBatch::Bind(Context& context, std::vector<std::shared_ptr<ParameterArena::Block>>& blocks,
-                        BoundDispatch* out) const {
-  if (slots_.size() == 1) return BindAlone(context, blocks, out);
+                        std::vector<BoundDispatch>* out) const {
+  if (slots_.size() == 1) return BindAlone(context, *slots_[0].op, blocks, &out->emplace_back());
   const KernelFamily& family = *slots_[0].op->family;
   const std::vector<Declared> declared = Declare();
   std::vector<uint32_t> pattern = Pattern(declared);
@@ -197,27 +207,29 @@ DtStatus* OpBatch::Bind(Context& context, std::vector<std::shared_ptr<ParameterA
   if (known == family.batched.end()) {
     std::string key = family.key + "|batch";
     for (uint32_t word : pattern) key += "," + std::to_string(word);
-    const Context::Kernel kernel =
+    Context::Kernel kernel =
         context.KernelFor(key, [&] { return BatchedPrelude(declared) + family.body; });
-    if (kernel.pipeline == nullptr) {
-      const std::string message = "the batched WebGPU shader of " + family.key +
-                                  " did not compile: " + context.TakeErrorText();
-      return context.host()->CreateStatus(DT_INTERNAL, message.c_str());
-    }
+    // Should it not compile (it always has), the ops still run, one dispatch each.
     family.batched.emplace_back(std::move(pattern), kernel);
     known = family.batched.end() - 1;
   }
   const Context::Kernel& kernel = known->second;
-  // Each slot's parameters, with its bases moved into the windows bound.
-  std::vector<uint32_t> words(kOpParamWords * slots_.size());
+  if (kernel.pipeline == nullptr) {
+    for (const Slot& slot : slots_) {
+      if (DtStatus* s = BindAlone(context, *slot.op, blocks, &out->emplace_back())) return s;
+    }
+    return nullptr;
+  }
+  // Each slot's parameters, with its bases moved into the windows bound and its bindings named.
+  std::vector<uint32_t> words(kOpParamWords * SlotRoom(), 0);
   for (size_t j = 0; j < slots_.size(); ++j) {
     const Slot& slot = slots_[j];
     uint32_t* params = &words[kOpParamWords * j];
     std::copy(slot.op->params.begin(), slot.op->params.end(), params);
     for (uint32_t role = 0; role <= family.inputs; ++role) {
-      const RoleWindow& window = slot.op->roles[role];
-      params[OpBaseWord(role)] +=
-          static_cast<uint32_t>(window.offset - declared[slot.binding[role]].offset);
+      const uint32_t binding = slot.binding[role];
+      params[OpBaseWord(role)] += static_cast<uint32_t>(slot.op->roles[role].offset - declared[binding].offset);
+      params[OpBindingWord(role)] = binding;
     }
   }
   std::shared_ptr<ParameterArena::Block> block;
@@ -236,17 +248,17 @@ DtStatus* OpBatch::Bind(Context& context, std::vector<std::shared_ptr<ParameterA
     entries.push_back({nullptr, static_cast<uint32_t>(1 + binding_count_), slots_[0].op->flags, 0,
                        16, nullptr, nullptr});
   }
-  out->pipeline = kernel.pipeline;
-  out->group = MakeGroup(context, kernel.layout, entries);
-  out->x = static_cast<uint32_t>(widest_);
-  out->y = static_cast<uint32_t>(slots_.size());
+  BoundDispatch& bound = out->emplace_back();
+  bound.pipeline = kernel.pipeline;
+  bound.group = MakeGroup(context, kernel.layout, entries);
+  bound.x = static_cast<uint32_t>(widest_);
+  bound.y = static_cast<uint32_t>(slots_.size());
   return nullptr;
 }
 
-DtStatus* OpBatch::BindAlone(Context& context,
+DtStatus* OpBatch::BindAlone(Context& context, const OpDispatch& op,
                              std::vector<std::shared_ptr<ParameterArena::Block>>& blocks,
                              BoundDispatch* out) const {
-  const OpDispatch& op = *slots_[0].op;
   const KernelFamily& family = *op.family;
   std::shared_ptr<ParameterArena::Block> block;
   uint64_t offset = 0;
@@ -268,64 +280,61 @@ DtStatus* OpBatch::BindAlone(Context& context,
   return nullptr;
 }
 
-// What the batched prelude depends on: the number of slots, how each binding is declared (and
-// the size of a uniform one), and which binding each role of each slot uses.
+// What the batched prelude depends on: the slots the parameters have room for, and how each
+// binding is declared (with the size of a uniform one).
 std::vector<uint32_t> OpBatch::Pattern(const std::vector<Declared>& declared) const {
-  const uint32_t roles = 1 + slots_[0].op->family->inputs;
   std::vector<uint32_t> pattern;
-  pattern.reserve(2 + 2 * binding_count_ + slots_.size() * roles);
-  pattern.push_back(static_cast<uint32_t>(slots_.size()));
-  pattern.push_back(static_cast<uint32_t>(binding_count_));
+  pattern.reserve(2 + 2 * declared.size());
+  pattern.push_back(static_cast<uint32_t>(SlotRoom()));
+  pattern.push_back(static_cast<uint32_t>(declared.size()));
   for (const Declared& d : declared) {
     pattern.push_back(d.kind);
     pattern.push_back(d.kind == Declared::kUniform ? static_cast<uint32_t>(d.size / 16) : 0);
   }
-  for (const Slot& slot : slots_) pattern.insert(pattern.end(), slot.binding, slot.binding + roles);
   return pattern;
 }
 
 std::string OpBatch::BatchedPrelude(const std::vector<Declared>& declared) const {
   const KernelFamily& family = *slots_[0].op->family;
-  const size_t slots = slots_.size();
   auto name = [](size_t binding) { return "buffer" + std::to_string(binding); };
   std::string code = "@group(0) @binding(0) var<uniform> params: array<vec4<u32>, " +
-                     std::to_string(kOpParamWords * slots / 4) + ">;\n"
-                     "var<private> slot: u32;\n"
+                     std::to_string(kOpParamWords * SlotRoom() / 4) + ">;\n"
                      "var<private> slot_base: u32;\n"
                      "fn pw(i: u32) -> u32 { let k = slot_base + i; return params[k >> 2u][k & 3u]; }\n";
-  for (size_t i = 0; i < binding_count_; ++i) {
+  std::vector<size_t> written;  // the bindings an output may be
+  for (size_t i = 0; i < declared.size(); ++i) {
     code += "@group(0) @binding(" + std::to_string(1 + i) + ") ";
     switch (declared[i].kind) {
-      case Declared::kWritten: code += "var<storage, read_write> " + name(i) + ": array<atomic<u32>>;\n"; break;
+      case Declared::kWritten:
+        code += "var<storage, read_write> " + name(i) + ": array<atomic<u32>>;\n";
+        written.push_back(i);
+        break;
       case Declared::kRead: code += "var<storage, read> " + name(i) + ": array<u32>;\n"; break;
       case Declared::kUniform:
         code += "var<uniform> " + name(i) + ": array<vec4<u32>, " + std::to_string(declared[i].size / 16) + ">;\n";
         break;
     }
   }
-  // `statement(b)` for the slots whose `role` is bound at b: a switch on the slot, unless every
-  // slot uses the same binding.
-  auto by_slot = [&](uint32_t role, const std::function<std::string(uint32_t)>& statement,
-                     const std::string& otherwise) {
-    std::map<uint32_t, std::string> cases;  // binding -> its slots' selectors
-    for (size_t j = 0; j < slots; ++j) {
-      std::string& selectors = cases[slots_[j].binding[role]];
-      selectors += (selectors.empty() ? "" : ", ") + std::to_string(j) + "u";
-    }
-    if (cases.size() == 1) return "  " + statement(cases.begin()->first) + "\n";
-    std::string text = "  switch slot {\n";
-    for (const auto& [binding, selectors] : cases) {
-      text += "    case " + selectors + ": { " + statement(binding) + " }\n";
-    }
+  // `statement(b)` for the binding the slot's `role` names: a switch over `candidates`, unless
+  // there is one.
+  auto by_binding = [&](uint32_t role, const std::vector<size_t>& candidates,
+                        const std::function<std::string(size_t)>& statement, const std::string& otherwise) {
+    if (candidates.size() == 1) return "  " + statement(candidates[0]) + "\n";
+    std::string text = "  switch pw(" + std::to_string(OpBindingWord(role)) + "u) {\n";
+    for (size_t b : candidates) text += "    case " + std::to_string(b) + "u: { " + statement(b) + " }\n";
     return text + "    default: { " + otherwise + " }\n  }\n";
   };
   code += "fn out_load(w: u32) -> u32 {\n" +
-          by_slot(0, [&](uint32_t b) { return "return atomicLoad(&" + name(b) + "[w]);"; }, "return 0u;") + "}\n";
+          by_binding(0, written, [&](size_t b) { return "return atomicLoad(&" + name(b) + "[w]);"; }, "return 0u;") +
+          "}\n";
   for (const auto& [function, atomic] : {std::pair{"out_store", "atomicStore"}, std::pair{"out_and", "atomicAnd"},
                                          std::pair{"out_or", "atomicOr"}}) {
     code += std::string("fn ") + function + "(w: u32, v: u32) {\n" +
-            by_slot(0, [&](uint32_t b) { return atomic + std::string("(&") + name(b) + "[w], v);"; }, "") + "}\n";
+            by_binding(0, written, [&](size_t b) { return atomic + std::string("(&") + name(b) + "[w], v);"; }, "") +
+            "}\n";
   }
+  std::vector<size_t> all(declared.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
   for (uint32_t k = 1; k <= family.inputs; ++k) {
     const std::string n = std::to_string(k);
     if (family.aliased[k]) {
@@ -333,7 +342,7 @@ std::string OpBatch::BatchedPrelude(const std::vector<Declared>& declared) const
       continue;
     }
     code += "fn word_in" + n + "(w: u32) -> u32 {\n" +
-            by_slot(k, [&](uint32_t b) {
+            by_binding(k, all, [&](size_t b) {
               switch (declared[b].kind) {
                 case Declared::kWritten: return "return atomicLoad(&" + name(b) + "[w]);";
                 case Declared::kRead: return "return " + name(b) + "[w];";
@@ -343,9 +352,9 @@ std::string OpBatch::BatchedPrelude(const std::vector<Declared>& declared) const
             }, "return 0u;") + "}\n";
   }
   std::string touch;  // every binding is used, so that the pipeline's layout has them all
-  for (size_t i = 0; i < binding_count_; ++i) touch += "  _ = &" + name(i) + ";\n";
+  for (size_t i = 0; i < declared.size(); ++i) touch += "  _ = &" + name(i) + ";\n";
   if (family.uses_flags) {
-    code += "@group(0) @binding(" + std::to_string(1 + binding_count_) +
+    code += "@group(0) @binding(" + std::to_string(1 + declared.size()) +
             ") var<storage, read_write> flags: array<atomic<u32>>;\n"
             "fn raise_flag(bit: u32) { atomicOr(&flags[0], bit); }\n";
     touch += "  _ = &flags;\n";
@@ -353,7 +362,6 @@ std::string OpBatch::BatchedPrelude(const std::vector<Declared>& declared) const
   // A row of workgroups per slot.
   return code +
          "fn element_index(group: vec3<u32>, groups: vec3<u32>, lane: u32) -> u32 {\n" + touch +
-         "  slot = group.y;\n"
          "  slot_base = group.y * " + std::to_string(kOpParamWords) + "u;\n"
          "  return group.x * 256u + lane;\n"
          "}\n";

@@ -1,10 +1,12 @@
 // An op kernel's dispatch as recorded: the kernel family it runs, its parameters and the buffer
 // windows it binds, not yet bound. A schedule binds it alone, with the family's own kernel, or
 // together with independent dispatches of the same family as one dispatch of a batched kernel:
-// each op of the batch is a slot with its own parameters and its own
-// row of workgroups of its own (workgroup_id.y is the slot). A buffer several slots use is bound
-// once, over a window that covers all their tensors, so a batch of ops on views of one buffer
-// needs one binding.
+// each op of the batch is a slot with its own parameters and its own row of workgroups
+// (workgroup_id.y is the slot). A buffer several slots use is bound once, over a window that
+// covers all their tensors, so a batch of ops on views of one buffer needs one binding. Each
+// slot's parameters name the binding of each of its roles, so that the batched kernel's WGSL
+// depends only on how many bindings of which kind it has, not on which op uses which: a decode
+// loop meets the same few kernels at every step.
 //
 // A family's WGSL body reaches its bindings only through functions its prelude defines:
 //   pw(i)                       parameter word i of the op
@@ -34,6 +36,9 @@ inline constexpr uint32_t kOpInputs = 4;      // input roles 1..4; role 0 is the
 inline constexpr uint32_t kOpWorkgroup = 256;
 // Parameter words 16 + 12 * role: the byte of the role's element 0 in its bound window.
 inline constexpr size_t OpBaseWord(uint32_t role) { return 16 + 12 * size_t(role); }
+// Parameter words 120 + role, in a batch: the binding the role reads or writes. (Ops use words
+// below 88.)
+inline constexpr size_t OpBindingWord(uint32_t role) { return 120 + size_t(role); }
 
 // One op kernel and everything its WGSL depends on besides its parameters.
 struct KernelFamily {
@@ -90,9 +95,10 @@ class OpBatch {
   size_t size() const { return slots_.size(); }
 
   // Binds the batch: a single op with its family's kernel, several with the batched kernel of
-  // this pattern of bindings. Parameters go into the context's arena; `blocks` keeps their blocks.
+  // this pattern of bindings, or each alone should that kernel not compile. Parameters go into
+  // the context's arena; `blocks` keeps their blocks.
   DtStatus* Bind(Context& context, std::vector<std::shared_ptr<ParameterArena::Block>>& blocks,
-                 BoundDispatch* out) const;
+                 std::vector<BoundDispatch>* out) const;
 
  private:
   static constexpr size_t kMaxBindings = 24;  // storage and uniform, at most
@@ -122,8 +128,11 @@ class OpBatch {
   bool Uniforms(size_t* count) const;
   // How each binding is declared.
   std::vector<Declared> Declare() const;
-  DtStatus* BindAlone(Context& context, std::vector<std::shared_ptr<ParameterArena::Block>>& blocks,
+  DtStatus* BindAlone(Context& context, const OpDispatch& op,
+                      std::vector<std::shared_ptr<ParameterArena::Block>>& blocks,
                       BoundDispatch* out) const;
+  // Slots the batch's parameters have room for: a power of two.
+  size_t SlotRoom() const;
   std::vector<uint32_t> Pattern(const std::vector<Declared>& declared) const;
   std::string BatchedPrelude(const std::vector<Declared>& declared) const;
 

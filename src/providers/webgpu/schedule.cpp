@@ -158,19 +158,25 @@ DtStatus* Schedule::Make(Context& context, std::vector<const CommandList*> lists
         open.emplace_back(op.family, batches.size() - 1);
       }
     }
+    std::vector<BoundDispatch> bound;
     for (const Entry& entry : entries) {
-      Step step{Kind::kDispatch, nullptr, nullptr, 0, 0, 0, {}};
+      bound.clear();
       if (entry.bound != nullptr) {
-        step.dispatch = {entry.bound->pipeline, entry.bound->group, entry.bound->x, entry.bound->y};
+        bound.push_back({entry.bound->pipeline, entry.bound->group, entry.bound->x, entry.bound->y});
       } else {
-        if (DtStatus* s = batches[entry.batch].Bind(context, schedule->blocks_, &step.dispatch)) return s;
-        if (step.dispatch.group != nullptr) schedule->groups_.push_back(step.dispatch.group);
+        if (DtStatus* s = batches[entry.batch].Bind(context, schedule->blocks_, &bound)) return s;
+        for (const BoundDispatch& d : bound) {
+          if (d.group != nullptr) schedule->groups_.push_back(d.group);
+        }
       }
-      schedule->steps_.push_back(step);
-      ++schedule->dispatches_;
+      for (const BoundDispatch& d : bound) {
+        schedule->steps_.push_back({Kind::kDispatch, nullptr, nullptr, 0, 0, 0, d});
+        ++schedule->dispatches_;
+      }
     }
   }
-  if (DtStatus* s = context.TakeErrors()) return s;
+  // Errors Dawn raised (a bind group it refused) are reported when the schedule runs, with the
+  // rest of its work.
   schedule->lists_ = std::move(lists);
   *out = std::move(schedule);
   return nullptr;

@@ -572,9 +572,16 @@ DtStatus* QueueOnStream(Context& context, Stream& stream,
   }
   CommandList& list = *stream.queued.back();
   const CommandList::Mark mark = list.mark();
-  if (DtStatus* s = record(list)) {
+  DtStatus* status = nullptr;
+  try {
+    status = record(list);
+  } catch (...) {  // out of host memory half way: nothing of this call stays queued
     list.RollBack(mark);
-    return s;
+    throw;
+  }
+  if (status != nullptr) {
+    list.RollBack(mark);
+    return status;
   }
   stream.queued_dispatches += list.dispatches() - mark.dispatches;
   stream.has_work = true;
