@@ -89,10 +89,16 @@ class Context {
   // The device's error-flag words (16 bytes), made on first use.
   DtStatus* ErrorFlags(wgpu::Buffer* buffer);
 
-  // Usage every devtensor-allocated tensor buffer has. Uniform too: a batch of op dispatches
-  // binds small inputs it only reads as uniform buffers when it runs out of storage bindings.
+  // Usage every devtensor-allocated tensor buffer has.
   static constexpr wgpu::Flags kTensorUsage =
-      wgpu::usage::kStorage | wgpu::usage::kCopySrc | wgpu::usage::kCopyDst | wgpu::usage::kUniform;
+      wgpu::usage::kStorage | wgpu::usage::kCopySrc | wgpu::usage::kCopyDst;
+  // The usage of an allocated tensor buffer of `bytes`: small ones may also be uniform buffers,
+  // which a batch of op dispatches binds small inputs it only reads as when it runs out of
+  // storage bindings (a uniform binding holds 64 KiB at most).
+  static wgpu::Flags TensorUsage(uint64_t bytes) {
+    return bytes <= kUniformTensorBytes ? kTensorUsage | wgpu::usage::kUniform : kTensorUsage;
+  }
+  static constexpr uint64_t kUniformTensorBytes = 64 * 1024;
 
  private:
   Context() = default;

@@ -80,7 +80,7 @@ DtStatus* Allocate(void* self, size_t bytes, void** handle) {
     wgpu::Buffer buffer = nullptr;
     uint64_t capacity = 0;
     const uint64_t size = (static_cast<uint64_t>(bytes) + 3) & ~uint64_t(3);
-    if (DtStatus* s = context.TakeBuffer(size, Context::kTensorUsage, &buffer, &capacity)) return s;
+    if (DtStatus* s = context.TakeBuffer(size, Context::TensorUsage(size), &buffer, &capacity)) return s;
     *handle = buffer;
     return nullptr;
   });
@@ -90,7 +90,8 @@ void Free(void* self, void* handle) {
   Context& context = *static_cast<Allocator*>(self)->context;
   std::lock_guard<std::recursive_mutex> lock(context.mutex());
   auto buffer = static_cast<wgpu::Buffer>(handle);
-  context.Recycle(buffer, context.api().BufferGetSize(buffer), Context::kTensorUsage);
+  const uint64_t size = context.api().BufferGetSize(buffer);
+  context.Recycle(buffer, size, context.api().BufferGetUsage(buffer));
 }
 
 void ReleaseAllocator(void* self) { delete static_cast<Allocator*>(self); }
