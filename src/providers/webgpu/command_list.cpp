@@ -60,10 +60,11 @@ void CommandList::Dispatch(wgpu::ComputePipeline pipeline, wgpu::BindGroup group
   ++dispatches_;
 }
 
-void CommandList::Dispatch(const OpDispatch& op) {
-  ops_.push_back(op);  // first: a command never names an op that is not there
+OpDispatch& CommandList::AddOp() {
+  ops_.emplace_back();  // first: a command never names an op that is not there
   commands_.push_back({Kind::kOp, nullptr, nullptr, 0, 0, 0, nullptr, nullptr, 0, 0, ops_.size() - 1});
   ++dispatches_;
+  return ops_.back();
 }
 
 CommandList::Mark CommandList::mark() const {

@@ -36,8 +36,8 @@ class CommandList {
   // known to the list, so a schedule runs it after everything before it and before everything
   // after it.
   void Dispatch(wgpu::ComputePipeline pipeline, wgpu::BindGroup group, uint32_t x, uint32_t y);
-  // An op kernel's dispatch, bound by the schedule (alone or batched).
-  void Dispatch(const OpDispatch& op);
+  // An op kernel's dispatch, bound by the schedule (alone or batched): the record to fill in.
+  OpDispatch& AddOp();
   // A buffer from the context's pools that the list owns.
   DtStatus* TakeBuffer(uint64_t bytes, wgpu::Flags usage, wgpu::Buffer* buffer);
 

@@ -6,8 +6,10 @@
 namespace devtensor::webgpu {
 namespace {
 
-// A batch's parameters are its slots' parameters, one after another.
+// A batch's parameters are its slots' parameters, one after another: 32 KiB at most, within
+// every device's uniform binding (WebGPU guarantees 64 KiB) and the parameter arena's blocks.
 constexpr size_t kMaxSlots = 64;
+static_assert(kMaxSlots * kOpParamWords * 4 <= ParameterArena::kBlockBytes / 2);
 
 uint64_t WorkgroupsFor(uint64_t invocations) { return (invocations + kOpWorkgroup - 1) / kOpWorkgroup; }
 
@@ -88,12 +90,9 @@ bool OpBatch::Add(const OpDispatch& op) {
     return true;
   }
   const uint64_t widest = std::max(widest_, workgroups);
-  const uint64_t uniform_limit =
-      std::min<uint64_t>(limits_.max_uniform_buffer_binding_size, ParameterArena::kBlockBytes);
   if (op.family != slots_[0].op->family || !op.family->batchable || slots_.size() >= kMaxSlots ||
       widest > limits_.max_compute_workgroups_per_dimension ||
       widest * kOpWorkgroup > 0xFFFFFFFFull ||
-      4 * kOpParamWords * (slots_.size() + 1) > uniform_limit ||
       // Every slot launches as many workgroups as the widest: keep the idle ones few.
       widest * (slots_.size() + 1) > 2 * (workgroups_ + workgroups) + 64) {
     return false;

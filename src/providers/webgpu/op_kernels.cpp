@@ -420,10 +420,6 @@ std::string Convert(DtElementType from, DtElementType to, const std::string& v) 
 
 // ---- parameters and bindings ---------------------------------------------------------------------
 
-constexpr uint32_t kWorkgroup = kOpWorkgroup;
-constexpr size_t kParamWords = kOpParamWords;  // see the layout in kLibrary: 16 + 12 per tensor, extras
-constexpr uint32_t kMaxInputs = kOpInputs;
-
 // A tensor bound to the shader: the buffer window that covers it and its element 0 inside it.
 struct Bound {
   wgpu::Buffer buffer = nullptr;
@@ -535,7 +531,6 @@ class OpBuilder {
   uint32_t& Extra(size_t i) { return params_[3 + i]; }   // 5 words of op-specific values
   uint32_t& Word(size_t i) { return params_[i]; }         // anywhere, for ops with more
 
-  bool UsesFlags() const { return flags_ != nullptr; }
   DtStatus* BindFlags() {
     if (DtStatus* s = context_.ErrorFlags(&flags_)) return s;
     return nullptr;
@@ -570,16 +565,16 @@ class OpBuilder {
     const KernelFamily* family = FamilyFor(context_, key, [&](KernelFamily& f) {
       f.body = body();
       f.inputs = inputs;
-      std::copy(aliased_, aliased_ + kMaxInputs + 1, f.aliased);
+      std::copy(aliased_, aliased_ + kOpInputs + 1, f.aliased);
       f.uses_flags = flags_ != nullptr;
       f.batchable = batchable;
     });
     if (family == nullptr) {
       return Fail(DT_INTERNAL, "the WebGPU shader did not compile: " + context_.TakeErrorText());
     }
-    OpDispatch op;
+    OpDispatch& op = list_.AddOp();
     op.family = family;
-    std::copy(params_.begin(), params_.end(), op.params.begin());
+    op.params = params_;
     for (uint32_t t = 0; t <= inputs; ++t) {
       const Bound& window = bound_[t > 0 && aliased_[t] ? 0 : t];
       op.roles[t] = {bound_[t].buffer, window.window_offset, window.window_size, bound_[t].begin,
@@ -587,7 +582,6 @@ class OpBuilder {
     }
     op.flags = flags_;
     op.invocations = count_;
-    list_.Dispatch(op);
     return nullptr;
   }
 
@@ -637,10 +631,10 @@ class OpBuilder {
   CommandList& list_;
   const DtOpCall& call_;
   DtTensorRef out_{};
-  Bound bound_[kMaxInputs + 1];
-  bool aliased_[kMaxInputs + 1] = {};
+  Bound bound_[kOpInputs + 1];
+  bool aliased_[kOpInputs + 1] = {};
   std::vector<std::vector<int64_t>> staged_strides_;
-  std::array<uint32_t, kParamWords> params_{};
+  std::array<uint32_t, kOpParamWords> params_{};  // see the layout in kLibrary
   uint64_t count_ = 0;
   wgpu::Buffer flags_ = nullptr;
 };
@@ -1034,7 +1028,7 @@ DtStatus* ArgMax(Context& context, CommandList& list, const DtOpCall& call) {
     DtTensorRef in;
     if (DtStatus* s = b.BindInput(1, data, false, &in)) return s;
     std::vector<int64_t> in_strides = strides_without_axis(in);
-    shape.push_back(kWorkgroup);
+    shape.push_back(kOpWorkgroup);
     in_strides.push_back(0);
     out_strides.push_back(0);
     b.SetSpace(shape.data(), shape.size());
@@ -1083,7 +1077,7 @@ DtStatus* ArgMax(Context& context, CommandList& list, const DtOpCall& call) {
   space.push_back(chunks);
   read.push_back(kArgMaxChunk * in.strides[axis] * static_cast<int64_t>(in.element_size));
   write.push_back(16);
-  space.push_back(kWorkgroup);
+  space.push_back(kOpWorkgroup);
   read.push_back(0);
   write.push_back(0);
   b.SetSpace(space.data(), space.size());
@@ -1107,7 +1101,7 @@ DtStatus* ArgMax(Context& context, CommandList& list, const DtOpCall& call) {
   read = candidate_strides;
   write = out_strides;
   for (int64_t& w : write) w *= 8;
-  space.push_back(kWorkgroup);
+  space.push_back(kOpWorkgroup);
   read.push_back(0);
   write.push_back(0);
   reduce.SetSpace(space.data(), space.size());

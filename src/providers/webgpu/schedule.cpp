@@ -106,11 +106,17 @@ DtStatus* Schedule::Make(Context& context, std::vector<const CommandList*> lists
   std::vector<Access> accesses;
   size_t levels = 0;
   size_t floor = 0;  // the level after the last bound dispatch
+  // With no op to batch (a copy's lists, say) or batching off, commands keep their order: one
+  // command a level, with nothing to compare.
+  const bool reorder = context.batching() &&
+                       std::any_of(lists.begin(), lists.end(), [](const CommandList* list) {
+                         return !list->ops().empty();
+                       });
   for (const CommandList* list : lists) {
     for (const Command& command : list->commands()) {
       size_t level = floor;
-      if (!context.batching()) {
-        level = levels;  // program order, one command a level
+      if (!reorder) {
+        level = levels;
       } else if (!AccessesOf(*list, command, &accesses)) {
         level = levels;
         floor = level + 1;

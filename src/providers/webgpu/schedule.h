@@ -24,8 +24,9 @@ namespace devtensor::webgpu {
 class Schedule {
  public:
   // Orders and binds the commands of `lists`, recorded in this order. The lists must outlive the
-  // schedule. With the context's batching off, every command keeps its place and every op is
-  // dispatched alone. The caller holds the context's mutex.
+  // schedule. Lists without op dispatches (a copy's), and all lists while the context's batching
+  // is off, keep every command in its place, each op dispatched alone. The caller holds the
+  // context's mutex.
   static DtStatus* Make(Context& context, std::vector<const CommandList*> lists,
                         std::unique_ptr<Schedule>* out);
   ~Schedule();

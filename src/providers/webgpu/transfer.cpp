@@ -378,8 +378,6 @@ void StartMap(const wgpu::Api& api, Download& download) {
                                     info);
 }
 
-// Copies a mapped read-back buffer out to its host targets, unmaps it and pools it (unless a graph
-// owns it).
 // A download whose work was never submitted: its read-back buffer goes back unused.
 void DropUnmapped(Context& context, Download& download) {
   if (!download.owned) return;
@@ -387,6 +385,8 @@ void DropUnmapped(Context& context, Download& download) {
   download.readback = nullptr;
 }
 
+// Copies a mapped read-back buffer out to its host targets, unmaps it and pools it (unless a graph
+// owns it).
 DtStatus* FinishDownload(Context& context, Download& download) {
   if (!download.pending) return nullptr;  // finished already (a graph's, by another stream)
   download.pending = false;
@@ -419,6 +419,14 @@ DtStatus* FinishDownload(Context& context, Download& download) {
   return status;
 }
 
+// The lists a stream queued or a graph recorded, in order.
+std::vector<const CommandList*> Lists(const std::vector<std::unique_ptr<CommandList>>& owned) {
+  std::vector<const CommandList*> lists;
+  lists.reserve(owned.size());
+  for (const auto& list : owned) lists.push_back(list.get());
+  return lists;
+}
+
 // Runs `lists` now, as one schedule and one submit.
 DtStatus* RunNow(Context& context, std::vector<const CommandList*> lists) {
   std::unique_ptr<Schedule> schedule;
@@ -432,9 +440,7 @@ DtStatus* RunNow(Context& context, std::vector<const CommandList*> lists) {
 DtStatus* Flush(Context& context, Stream& stream) {
   if (stream.queued.empty() && stream.unmapped.empty()) return nullptr;
   const wgpu::Api& api = context.api();
-  std::vector<const CommandList*> lists;
-  for (const auto& list : stream.queued) lists.push_back(list.get());
-  DtStatus* status = RunNow(context, std::move(lists));
+  DtStatus* status = RunNow(context, Lists(stream.queued));
   stream.queued.clear();  // submitted: their buffers may go back to the pools
   stream.open = nullptr;
   stream.queued_dispatches = 0;
@@ -591,9 +597,7 @@ DtStatus* QueueOnStream(Context& context, Stream& stream,
 
 DtStatus* ScheduleGraph(Graph& graph) {
   if (graph.schedule != nullptr) return nullptr;
-  std::vector<const CommandList*> lists;
-  for (const auto& list : graph.lists) lists.push_back(list.get());
-  return Schedule::Make(*graph.context, std::move(lists), &graph.schedule);
+  return Schedule::Make(*graph.context, Lists(graph.lists), &graph.schedule);
 }
 
 DtStatus* Replay(Graph& graph, Stream& stream) {
