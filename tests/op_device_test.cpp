@@ -1782,7 +1782,9 @@ TEST_F(OpDeviceInPlace, CastIntoItsInputMatchesTheCpu) {
         Ran::kBoth) {
       continue;
     }
-    EXPECT_TRUE(c.Compare(0, [&](int, size_t k) { return "input " + ElementText(from, c.values(in), k); }));
+    EXPECT_TRUE(c.Compare(0, [&, from = from](int, size_t k) {
+      return "input " + ElementText(from, c.values(in), k);
+    }));
   }
 }
 

@@ -329,7 +329,7 @@ std::string OpBatch::BatchedPrelude(const std::vector<Declared>& declared) const
   for (const auto& [function, atomic] : {std::pair{"out_store", "atomicStore"}, std::pair{"out_and", "atomicAnd"},
                                          std::pair{"out_or", "atomicOr"}}) {
     code += std::string("fn ") + function + "(w: u32, v: u32) {\n" +
-            by_binding(0, written, [&](size_t b) { return atomic + std::string("(&") + name(b) + "[w], v);"; }, "") +
+            by_binding(0, written, [&, atomic = atomic](size_t b) { return atomic + std::string("(&") + name(b) + "[w], v);"; }, "") +
             "}\n";
   }
   std::vector<size_t> all(declared.size());
