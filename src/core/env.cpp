@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "core/builtin_providers.h"
+#include "core/c_enum.h"
 #include "core/status.h"
 #include "core/struct_size.h"
 
@@ -74,11 +75,12 @@ DtStatus* AddProvider(DtEnv* env, std::shared_ptr<ProviderInstance> provider) {
   return nullptr;
 }
 
-const DtDevice* FindDevice(const DtEnv& env, DtDeviceType type, int32_t id, int32_t* count) {
+// `type` is the number a caller passed, any number.
+const DtDevice* FindDevice(const DtEnv& env, int32_t type, int32_t id, int32_t* count) {
   *count = 0;
   for (const auto& provider : env.providers) {
     for (const auto& factory : provider->factories()) {
-      if (factory->api.device_type != type) continue;
+      if (EnumInteger(factory->api.device_type) != type) continue;
       *count = static_cast<int32_t>(factory->devices.size());
       if (id >= 0 && id < *count) return factory->devices[static_cast<size_t>(id)].get();
     }
@@ -247,7 +249,7 @@ DtStatus* DtGetDeviceCount(const DtEnv* env, DtDeviceType type, int32_t* count) 
   if (env == nullptr) return Error(DT_INVALID_ARGUMENT, "env is NULL");
   if (count == nullptr) return Error(DT_INVALID_ARGUMENT, "count is NULL");
   std::shared_lock<std::shared_mutex> lock(env->mutex);
-  devtensor::FindDevice(*env, type, -1, count);
+  devtensor::FindDevice(*env, devtensor::EnumInteger(type), -1, count);
   return nullptr;
 }
 
@@ -257,19 +259,20 @@ DtStatus* DtGetDevice(DtEnv* env, DtDeviceType type, int32_t device_id, const Dt
     if (device == nullptr) return Error(DT_INVALID_ARGUMENT, "device is NULL");
     std::shared_lock<std::shared_mutex> lock(env->mutex);
     int32_t count = 0;
-    const DtDevice* found = devtensor::FindDevice(*env, type, device_id, &count);
+    const int32_t raw_type = devtensor::EnumInteger(type);
+    const DtDevice* found = devtensor::FindDevice(*env, raw_type, device_id, &count);
     if (found != nullptr) {
       *device = found;
       return nullptr;
     }
-    const std::string wanted = devtensor::DeviceText(type, device_id);
+    const std::string wanted = devtensor::DeviceText(raw_type, device_id);
     if (count > 0) {
       return Error(DT_NOT_FOUND, "device ", wanted, " does not exist: device_id must be in [0, ",
                    count, ")");
     }
     std::string message = "device " + wanted + " not found: no registered provider serves device type " +
-                          std::to_string(static_cast<int>(type)) + " (" +
-                          devtensor::DeviceTypeName(type) + ")";
+                          std::to_string(raw_type) + " (" + devtensor::DeviceTypeName(raw_type) +
+                          ")";
     if (!env->internal_provider_notes.empty()) {
       message += "; internal provider libraries tried:";
       for (const auto& note : env->internal_provider_notes) message += " [" + note + "]";

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/c_enum.h"
 #include "core/status.h"
 #include "core/struct_size.h"
 
@@ -12,8 +13,13 @@ namespace devtensor {
 namespace {
 
 DtStatus* CreateStatusForProvider(DtErrorCode code, const char* message) {
-  if (code == DT_OK) code = DT_INTERNAL;  // a provider must not make an "error" that is success
-  return MakeStatus(code, message ? message : "");
+  const int32_t raw = EnumInteger(code);
+  // A provider must not make an "error" that is success, nor one with a code no caller knows.
+  if (raw == DT_OK || !IsErrorCode(raw)) {
+    return MakeStatus(DT_INTERNAL, std::string(message ? message : "") + " (the provider gave error code " +
+                                       std::to_string(raw) + ")");
+  }
+  return MakeStatus(static_cast<DtErrorCode>(raw), message ? message : "");
 }
 
 const DtHostApi kHostApi = {sizeof(DtHostApi), DT_PROVIDER_ABI_MAJOR, DT_PROVIDER_ABI_MINOR,
@@ -25,8 +31,9 @@ std::string CopyName(const char* name) { return name ? std::string(name) : std::
 
 const DtHostApi* HostApi() { return &kHostApi; }
 
-const char* DeviceTypeName(DtDeviceType type) {
-  switch (type) {
+const char* DeviceTypeName(int32_t type) {
+  if (!IsDeviceType(type)) return "DEVICE";
+  switch (static_cast<DtDeviceType>(type)) {
     case DT_DEVICE_CPU: return "CPU";
     case DT_DEVICE_CUDA: return "CUDA";
     case DT_DEVICE_CUDA_HOST: return "CUDA_HOST";
@@ -39,8 +46,8 @@ const char* DeviceTypeName(DtDeviceType type) {
   return "DEVICE";
 }
 
-std::string DeviceText(DtDeviceType type, int32_t id) {
-  return std::string(DeviceTypeName(type)) + "(" + std::to_string(static_cast<int>(type)) + "):" +
+std::string DeviceText(int32_t type, int32_t id) {
+  return std::string(DeviceTypeName(type)) + "(" + std::to_string(type) + "):" +
          std::to_string(id);
 }
 
@@ -174,6 +181,12 @@ DtStatus* ProviderInstance::AddFactory(const DtProviderFactory* factory, size_t 
   instance->owner = this;
   instance->api = ReadPrefix(factory);
   DtProviderFactory& api = instance->api;
+  const int32_t device_type = EnumInteger(api.device_type);
+  if (!IsDeviceType(device_type)) {
+    return Error(DT_NOT_SUPPORTED, "provider '", registration_name_, "': factory ", index,
+                 " serves device type ", device_type, ", which is not a DtDeviceType (1 to ",
+                 static_cast<int>(DT_DEVICE_WEBGPU), ")");
+  }
   if (!api.GetDeviceCount || !api.GetDeviceInfo || !api.CreateAllocator ||
       !api.CreateDataTransfer || !api.Release) {
     return Error(DT_NOT_SUPPORTED, "provider '", registration_name_, "': factory ", index,

@@ -82,12 +82,13 @@ void ForgetHostMemory(void* handle, size_t bytes);
 // The services this library offers providers.
 const DtHostApi* HostApi();
 
-// "CPU:0", "WEBGPU:1", ...
-std::string DeviceText(DtDeviceType type, int32_t id);
+// "CPU(1):0", "WEBGPU(15):1", ...; `type` is the device type's number, any number.
+std::string DeviceText(int32_t type, int32_t id);
 inline std::string DeviceText(const DtDevice* device) {
   return DeviceText(device->info.type, device->info.id);
 }
-const char* DeviceTypeName(DtDeviceType type);
+// "CPU", "WEBGPU", ...; "DEVICE" for numbers DtDeviceType does not name.
+const char* DeviceTypeName(int32_t type);
 
 }  // namespace devtensor
 

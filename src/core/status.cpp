@@ -1,5 +1,7 @@
 #include "core/status.h"
 
+#include "core/c_enum.h"
+
 #include <new>
 
 namespace devtensor {
@@ -49,7 +51,9 @@ void DtReleaseStatus(DtStatus* status) {
 }
 
 const char* DtGetErrorCodeName(DtErrorCode code) {
-  switch (code) {
+  const int32_t raw = devtensor::EnumInteger(code);
+  if (!devtensor::IsErrorCode(raw)) return "DT_UNKNOWN";
+  switch (static_cast<DtErrorCode>(raw)) {
     case DT_OK: return "DT_OK";
     case DT_INVALID_ARGUMENT: return "DT_INVALID_ARGUMENT";
     case DT_OUT_OF_RANGE: return "DT_OUT_OF_RANGE";

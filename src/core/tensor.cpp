@@ -4,6 +4,7 @@
 #include <cstring>
 #include <shared_mutex>
 
+#include "core/c_enum.h"
 #include "core/env.h"
 #include "core/provider_instance.h"
 #include "core/status.h"
@@ -103,11 +104,11 @@ DtStatus* CheckShape(const int64_t* shape, size_t rank, size_t* elements) {
 namespace {
 
 DtStatus* CheckType(DtElementType type, size_t* element_size) {
-  *element_size = ElementSize(type);
-  if (*element_size == 0) {
-    return Error(DT_INVALID_ARGUMENT, "type ", static_cast<int>(type),
-                 " is not a supported element type");
+  const int32_t raw = EnumInteger(type);
+  if (!IsElementType(raw)) {
+    return Error(DT_INVALID_ARGUMENT, "type ", raw, " is not a supported element type");
   }
+  *element_size = ElementSize(type);
   return nullptr;
 }
 
@@ -152,9 +153,13 @@ using namespace devtensor;
 
 extern "C" {
 
-size_t DtGetElementSize(DtElementType type) { return ElementSize(type); }
+size_t DtGetElementSize(DtElementType type) {
+  return IsElementType(EnumInteger(type)) ? ElementSize(type) : 0;
+}
 
-const char* DtGetElementTypeName(DtElementType type) { return ElementTypeName(type); }
+const char* DtGetElementTypeName(DtElementType type) {
+  return IsElementType(EnumInteger(type)) ? ElementTypeName(type) : "unknown";
+}
 
 DtStatus* DtCreateTensor(DtEnv* env, const DtDevice* device, DtElementType type,
                          const int64_t* shape, size_t rank, DtValue** tensor) {
