@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "devtensor/devtensor_provider.h"
 #include "ops/ops.h"
@@ -12,17 +13,26 @@
 
 namespace {
 
-const DtHostApi* g_host = nullptr;
+// One instance per DtCpuProviderInit, so that envs created at once share nothing mutable. It is
+// the state of the provider, its factory, allocator and data transfer.
+struct CpuProvider {
+  const DtHostApi* host = nullptr;
+  DtProviderFactory factory{};
+  const DtProviderFactory* factories[1] = {};
+  DtProvider provider{};
+};
+
+const DtHostApi* Host(void* state) { return static_cast<CpuProvider*>(state)->host; }
 
 // Alignment of every CPU allocation: a cache line, and enough for any element type.
 constexpr size_t kAlignment = 64;
 
-DtStatus* Allocate(void*, size_t bytes, void** handle) {
+DtStatus* Allocate(void* state, size_t bytes, void** handle) {
   void* memory = nullptr;
   if (posix_memalign(&memory, kAlignment, bytes) != 0 || memory == nullptr) {
     char message[96];
     std::snprintf(message, sizeof message, "host allocation of %zu bytes failed", bytes);
-    return g_host->CreateStatus(DT_OUT_OF_MEMORY, message);
+    return Host(state)->CreateStatus(DT_OUT_OF_MEMORY, message);
   }
   *handle = memory;
   return nullptr;
@@ -67,10 +77,10 @@ devtensor::ops::TensorView ViewOf(const DtTensorRef* t) {
 }
 
 // Ops run on the calling thread with the reference kernels.
-DtStatus* RunOp(void*, const DtOpCall* call, void*) {
+DtStatus* RunOp(void* state, const DtOpCall* call, void*) {
   devtensor::ops::TensorView inputs[16], outputs[16];
   if (call->num_inputs > 16 || call->num_outputs > 16) {
-    return g_host->CreateStatus(DT_NOT_SUPPORTED, "ops take at most 16 inputs and outputs");
+    return Host(state)->CreateStatus(DT_NOT_SUPPORTED, "ops take at most 16 inputs and outputs");
   }
   for (size_t i = 0; i < call->num_inputs; ++i) inputs[i] = ViewOf(call->inputs[i]);
   for (size_t i = 0; i < call->num_outputs; ++i) outputs[i] = ViewOf(call->outputs[i]);
@@ -78,9 +88,9 @@ DtStatus* RunOp(void*, const DtOpCall* call, void*) {
     devtensor::ops::OpError error =
         devtensor::ops::RunHostOp(call->op_type, inputs, call->num_inputs, outputs,
                                   call->num_outputs, call->attributes, call->num_attributes);
-    if (error) return g_host->CreateStatus(error.code, error.message.c_str());
+    if (error) return Host(state)->CreateStatus(error.code, error.message.c_str());
   } catch (...) {
-    return g_host->CreateStatus(DT_OUT_OF_MEMORY, "the CPU op ran out of host memory");
+    return Host(state)->CreateStatus(DT_OUT_OF_MEMORY, "the CPU op ran out of host memory");
   }
   return nullptr;
 }
@@ -104,14 +114,16 @@ DtStatus* GetDeviceInfo(void*, int32_t, DtDeviceInfo* info) {
   return nullptr;
 }
 
-DtStatus* CreateAllocator(void*, int32_t, DtAllocator* allocator) {
+DtStatus* CreateAllocator(void* state, int32_t, DtAllocator* allocator) {
+  allocator->state = state;
   allocator->Allocate = &Allocate;
   allocator->Free = &Free;
   allocator->Release = &ReleaseNothing;
   return nullptr;
 }
 
-DtStatus* CreateDataTransfer(void*, DtDataTransfer* transfer) {
+DtStatus* CreateDataTransfer(void* state, DtDataTransfer* transfer) {
+  transfer->state = state;
   transfer->CanCopy = &CanCopy;
   transfer->CopyTensors = &CopyTensors;
   transfer->Release = &ReleaseNothing;
@@ -119,9 +131,17 @@ DtStatus* CreateDataTransfer(void*, DtDataTransfer* transfer) {
   return nullptr;
 }
 
-DtProviderFactory MakeFactory() {
-  DtProviderFactory factory{};
+void ReleaseProvider(void* state) { delete static_cast<CpuProvider*>(state); }
+
+}  // namespace
+
+extern "C" DtStatus* DtCpuProviderInit(const DtHostApi* host, const DtProvider** provider) {
+  auto* cpu = new (std::nothrow) CpuProvider();
+  if (cpu == nullptr) return host->CreateStatus(DT_OUT_OF_MEMORY, "no host memory for the CPU provider");
+  cpu->host = host;
+  DtProviderFactory& factory = cpu->factory;
   factory.struct_size = sizeof(DtProviderFactory);
+  factory.state = cpu;
   factory.device_type = DT_DEVICE_CPU;
   factory.GetDeviceCount = &GetDeviceCount;
   factory.GetDeviceInfo = &GetDeviceInfo;
@@ -129,30 +149,16 @@ DtProviderFactory MakeFactory() {
   factory.CreateDataTransfer = &CreateDataTransfer;
   factory.Release = &ReleaseNothing;
   factory.RunOp = &RunOp;
-  return factory;
-}
-
-const DtProviderFactory kFactory = MakeFactory();
-const DtProviderFactory* const kFactories[] = {&kFactory};
-
-DtProvider MakeProvider() {
-  DtProvider provider{};
-  provider.struct_size = sizeof(DtProvider);
-  provider.abi_major = DT_PROVIDER_ABI_MAJOR;
-  provider.abi_minor = DT_PROVIDER_ABI_MINOR;
-  provider.Release = &ReleaseNothing;
-  provider.name = "cpu";
-  provider.factory_count = 1;
-  provider.factories = kFactories;
-  return provider;
-}
-
-const DtProvider kProvider = MakeProvider();
-
-}  // namespace
-
-extern "C" DtStatus* DtCpuProviderInit(const DtHostApi* host, const DtProvider** provider) {
-  g_host = host;
-  *provider = &kProvider;
+  cpu->factories[0] = &cpu->factory;
+  DtProvider& out = cpu->provider;
+  out.struct_size = sizeof(DtProvider);
+  out.abi_major = DT_PROVIDER_ABI_MAJOR;
+  out.abi_minor = DT_PROVIDER_ABI_MINOR;
+  out.state = cpu;
+  out.Release = &ReleaseProvider;
+  out.name = "cpu";
+  out.factory_count = 1;
+  out.factories = cpu->factories;
+  *provider = &out;
   return nullptr;
 }
