@@ -352,12 +352,20 @@ TEST_F(GraphDecode, ReplayPastTheCacheEndRaisesTheFlagLikeEager) {
   devtensor::begin_capture(stream);
   IssueDecodeStep(env, plan, *captured, stream);
   devtensor::Graph graph = devtensor::end_capture(stream);
+  // The synchronisation after the step that ran past the end says so, naming the op.
+  auto synchronize = [&](int step) {
+    if (step < 2) {
+      DT_EXPECT_OK(DtSynchronizeStream(stream.get()));
+    } else {
+      DT_EXPECT_ERROR(DtSynchronizeStream(stream.get()), DT_OUT_OF_RANGE, "KvCacheAppend");
+    }
+  };
   for (int step = 0; step < 3; ++step) {
     graph.replay(stream);
-    stream.synchronize();
+    synchronize(step);
     EXPECT_EQ(ErrorFlags(), step < 2 ? 0u : DT_DEVICE_ERROR_KV_POSITION) << "replay " << step;
     IssueDecodeStep(env, plan, *eager, stream);
-    stream.synchronize();
+    synchronize(step);
     EXPECT_EQ(ErrorFlags(), step < 2 ? 0u : DT_DEVICE_ERROR_KV_POSITION) << "eager step " << step;
   }
   EXPECT_TRUE(SameBytes(Download(env, cpu, captured->buffer), Download(env, cpu, eager->buffer)));
@@ -531,14 +539,14 @@ TEST_F(GraphErrors, SynchronizeWhileRecordingIsAFailedPrecondition) {
   devtensor::Graph graph = devtensor::end_capture(stream);
   DT_ASSERT_OK(DtBeginCapture(stream.get()));
   DT_EXPECT_ERROR(DtReplayGraph(graph.get(), stream.get()), DT_FAILED_PRECONDITION, "record");
-  devtensor::Graph empty = devtensor::end_capture(stream);
+  DtGraph* empty = nullptr;
+  DT_EXPECT_ERROR(DtEndCapture(stream.get(), &empty), DT_FAILED_PRECONDITION,
+                  "nothing was recorded");
   EXPECT_EQ(s->host, std::vector<float>(8, -1.0f)) << "nothing ran";
   graph.replay(stream);
   stream.synchronize();
   EXPECT_EQ(s->host, std::vector<float>(8, 1.5f));
-  empty.replay(stream);  // a graph of nothing replays as nothing
-  stream.synchronize();
-  EXPECT_EQ(s->host, std::vector<float>(8, 1.5f));
+  EXPECT_EQ(empty, nullptr) << "a refused capture left a graph";
 }
 
 // Calls refused while recording (no kernel, a bad shape) record nothing; the recording goes on.
@@ -755,3 +763,139 @@ TEST_F(GraphLifetime, ReplayAfterTheEnvAndTheTensorsAreReleased) {
 }
 
 }  // namespace
+
+// ---- What users see of a step's recording and its errors -------------------------------------------
+
+namespace {
+
+// A KvCacheAppend of one token into a [1, 1, 4, 2] float cache on the GPU at `position` (an
+// int32 GPU scalar, read by the device).
+struct Append {
+  Tensor cache, token, position;
+};
+
+Append MakeAppend(const devtensor::Env& env, Device gpu, Device cpu, int32_t position) {
+  Append a;
+  a.cache = Tensor::create(env, gpu, DT_FLOAT, {1, 1, 4, 2});
+  a.token = Tensor::create(env, gpu, DT_FLOAT, {1, 1, 1, 2});
+  a.position = Tensor::create(env, gpu, DT_INT32, {1});
+  env.run("Fill", {}, {&a.cache}, {devtensor::FloatAttribute("value", 0.5f)});
+  env.run("Fill", {}, {&a.token}, {devtensor::FloatAttribute("value", 2.0f)});
+  Tensor host = Tensor::wrap(env, cpu, &position, 4, 0, DT_INT32, {1});
+  env.copy(host, a.position);
+  return a;
+}
+
+std::vector<float> Floats(const devtensor::Env& env, Device cpu, const Tensor& tensor) {
+  std::vector<float> floats(tensor.element_count());
+  Tensor host = Tensor::wrap(env, cpu, floats.data(), floats.size() * 4, 0, DT_FLOAT,
+                             {int64_t(floats.size())});
+  env.copy(tensor.view(0, DT_FLOAT, {int64_t(floats.size())}), host);
+  return floats;
+}
+
+DtStatus* IssueAppend(const devtensor::Env& env, Append& a, DtStream* stream) {
+  const DtValue* in[] = {a.token.get(), a.position.get()};
+  DtValue* out[] = {a.cache.get()};
+  return DtRunOp(env.get(), "KvCacheAppend", in, 2, out, 1, nullptr, 0, stream);
+}
+
+}  // namespace
+
+// DtGetDeviceErrorFlags sees the flags of work queued on streams that were not synchronised:
+// it submits that work first.
+TEST_F(GraphErrors, DeviceErrorFlagsSeeWorkQueuedOnStreams) {
+  Append bad = MakeAppend(env, gpu, cpu, 7);
+  devtensor::Stream one = env.create_stream(gpu), two = env.create_stream(gpu);
+  DT_ASSERT_OK(IssueAppend(env, bad, one.get()));
+  EXPECT_EQ(ErrorFlags(), DT_DEVICE_ERROR_KV_POSITION) << "the queued append's flag";
+  EXPECT_EQ(ErrorFlags(), 0u) << "reading cleared it";
+  // Read once, the flag is not reported again by the stream's synchronisation.
+  DT_EXPECT_OK(DtSynchronizeStream(one.get()));
+  Append good = MakeAppend(env, gpu, cpu, 1);
+  DT_ASSERT_OK(IssueAppend(env, good, two.get()));
+  EXPECT_EQ(ErrorFlags(), 0u);
+  DT_EXPECT_OK(DtSynchronizeStream(two.get()));
+  EXPECT_EQ(Floats(env, cpu, good.cache), (std::vector<float>{.5, .5, 2, 2, .5, .5, .5, .5}));
+  EXPECT_EQ(Floats(env, cpu, bad.cache), std::vector<float>(8, 0.5f)) << "skipped";
+}
+
+// A stream's synchronisation fails with DT_OUT_OF_RANGE naming the op when work it waited for
+// raised a flag; the flag stays readable, once. Work that raised none synchronises cleanly after.
+TEST_F(GraphErrors, SynchronizeReportsFlagsItsWorkRaised) {
+  Append bad = MakeAppend(env, gpu, cpu, -1);
+  devtensor::Stream stream = env.create_stream(gpu);
+  DT_ASSERT_OK(IssueAppend(env, bad, stream.get()));
+  DT_EXPECT_ERROR(DtSynchronizeStream(stream.get()), DT_OUT_OF_RANGE, "KvCacheAppend",
+                  "out of range");
+  EXPECT_EQ(ErrorFlags(), DT_DEVICE_ERROR_KV_POSITION);
+  EXPECT_EQ(ErrorFlags(), 0u);
+  DT_ASSERT_OK(IssueAppend(env, bad, stream.get()));
+  DT_EXPECT_ERROR(DtSynchronizeStream(stream.get()), DT_OUT_OF_RANGE, "KvCacheAppend");
+  DT_EXPECT_OK(DtSynchronizeStream(stream.get()));  // reported once
+  Append good = MakeAppend(env, gpu, cpu, 3);
+  DT_ASSERT_OK(IssueAppend(env, good, stream.get()));
+  DT_EXPECT_OK(DtSynchronizeStream(stream.get()));
+  EXPECT_EQ(ErrorFlags(), DT_DEVICE_ERROR_KV_POSITION) << "the flag of the unread second append";
+  EXPECT_EQ(Floats(env, cpu, good.cache), (std::vector<float>{.5, .5, .5, .5, .5, .5, 2, 2}));
+}
+
+// A capture that recorded nothing (its work was issued with no stream, so it ran at once) is
+// refused at its end, leaving no graph; the stream records no more and works on.
+TEST_F(GraphErrors, EndingACaptureThatRecordedNothingIsAFailedPrecondition) {
+  auto s = MakeSmall(env, gpu, cpu);
+  devtensor::Stream stream = env.create_stream(gpu);
+  DT_ASSERT_OK(DtBeginCapture(stream.get()));
+  env.run("Add", {&s->a, &s->b}, {&s->a});  // no stream: runs now
+  env.copy(s->a, s->host_view);
+  EXPECT_EQ(s->host, std::vector<float>(8, 1.5f));
+  DtGraph* graph = nullptr;
+  DT_EXPECT_ERROR(DtEndCapture(stream.get(), &graph), DT_FAILED_PRECONDITION,
+                  "nothing was recorded");
+  EXPECT_EQ(graph, nullptr);
+  IssueSmall(env, *s, stream);
+  DT_EXPECT_OK(DtSynchronizeStream(stream.get()));
+  EXPECT_EQ(s->host, std::vector<float>(8, 3.0f));
+  DT_EXPECT_ERROR(DtEndCapture(stream.get(), &graph), DT_FAILED_PRECONDITION, "not recording");
+}
+
+// A graph holds every tensor its recording used, of every kind of work (uploads from library
+// host tensors, clears, device copies, ops, downloads into library host tensors), until it is
+// released: all of them and the env released, it still replays onto them.
+TEST_F(GraphLifetime, AGraphHoldsEveryTensorItsRecordingUsed) {
+  std::vector<float> result(4, -1.0f);
+  std::optional<devtensor::Env> own(std::in_place);
+  const Device own_gpu = own->device(DT_DEVICE_WEBGPU);
+  const Device own_cpu = own->device(DT_DEVICE_CPU);
+  std::optional<devtensor::Stream> stream(own->create_stream(own_gpu));
+  DtGraph* graph = nullptr;
+  {
+    Tensor source = Tensor::create(*own, own_cpu, DT_FLOAT, {4});
+    for (int i = 0; i < 4; ++i) source.data<float>()[i] = float(i + 1);
+    Tensor sum = Tensor::create(*own, own_gpu, DT_FLOAT, {6});
+    Tensor step = Tensor::create(*own, own_gpu, DT_FLOAT, {4});
+    Tensor scratch = Tensor::create(*own, own_gpu, DT_FLOAT, {4});
+    Tensor staging = Tensor::create(*own, own_cpu, DT_FLOAT, {4});
+    Tensor out = Tensor::wrap(*own, own_cpu, result.data(), 16, 0, DT_FLOAT, {4});
+    Tensor window = sum.slice(0, 1, 4);
+    own->run("Fill", {}, {&sum}, {devtensor::FloatAttribute("value", 0.0f)});
+    devtensor::begin_capture(*stream);
+    own->copy(source, step, &*stream);                        // upload
+    own->zero(scratch, &*stream);                             // clear
+    own->run("Add", {&window, &step}, {&window}, {}, &*stream);  // op in place on a view
+    own->copy(window, scratch, &*stream);                     // device copy
+    own->copy(scratch, staging, &*stream);                    // download, library host memory
+    own->copy(scratch, out, &*stream);                        // download, the test's memory
+    DT_ASSERT_OK(DtEndCapture(stream->get(), &graph));
+  }  // every tensor released
+  own.reset();
+  for (int replay = 1; replay <= 3; ++replay) {
+    DT_ASSERT_OK(DtReplayGraph(graph, stream->get()));
+    DT_ASSERT_OK(DtSynchronizeStream(stream->get()));
+    EXPECT_EQ(result, (std::vector<float>{1.0f * replay, 2.0f * replay, 3.0f * replay,
+                                          4.0f * replay}))
+        << "replay " << replay;
+  }
+  DtReleaseGraph(graph);
+  stream.reset();
+}

@@ -44,12 +44,18 @@ DtStatus* DtEndCapture(DtStream* stream, DtGraph** graph) {
   if (stream == nullptr) return Error(DT_INVALID_ARGUMENT, "stream is NULL");
   if (graph == nullptr) return Error(DT_INVALID_ARGUMENT, "graph is NULL");
   return Guarded([&]() -> DtStatus* {
+    std::vector<std::shared_ptr<devtensor::Storage>> recorded;  // released after the lock
     std::lock_guard<std::mutex> lock(stream->mutex);
     if (!stream->capturing) return Error(DT_FAILED_PRECONDITION, "stream is not recording");
     const DtProviderFactory& api = stream->device->factory->api;
     auto created = std::make_unique<DtGraph>();
     stream->capturing = false;
-    DT_RETURN_IF_ERROR(api.EndCapture(api.state, stream->handle, &created->handle));
+    if (DtStatus* status = api.EndCapture(api.state, stream->handle, &created->handle)) {
+      // No graph: what the recording held was never run and is let go.
+      recorded.swap(stream->in_flight);
+      stream->has_pending_work = false;
+      return status;
+    }
     created->provider = stream->provider;
     created->device = stream->device;
     created->storages.swap(stream->in_flight);  // recorded, never run: nothing is pending

@@ -59,11 +59,11 @@ DtStatus* DtCreateStream(DtEnv* env, const DtDevice* device, DtStream** stream) 
 DtStatus* DtSynchronizeStream(DtStream* stream) {
   if (stream == nullptr) return Error(DT_INVALID_ARGUMENT, "stream is NULL");
   return Guarded([&]() -> DtStatus* {
+    std::vector<std::shared_ptr<devtensor::Storage>> done;  // released after the lock
+    std::lock_guard<std::mutex> lock(stream->mutex);
     if (stream->capturing) {
       return Error(DT_FAILED_PRECONDITION, "stream is recording; end the capture first");
     }
-    std::vector<std::shared_ptr<devtensor::Storage>> done;  // released after the lock
-    std::lock_guard<std::mutex> lock(stream->mutex);
     return devtensor::DrainStreamLocked(stream, &done);
   });
 }

@@ -42,6 +42,8 @@ class CommandList {
   DtStatus* TakeBuffer(uint64_t bytes, wgpu::Flags usage, wgpu::Buffer* buffer);
 
   size_t dispatches() const { return dispatches_; }
+  // True when the list holds no command and no queue write: executing it does nothing.
+  bool empty() const { return commands_.empty() && writes_.empty(); }
   // Room for `commands` commands and as many op dispatches.
   void Reserve(size_t commands) {
     commands_.reserve(commands);

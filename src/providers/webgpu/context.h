@@ -23,6 +23,7 @@
 namespace devtensor::webgpu {
 
 struct KernelFamily;
+struct Stream;
 
 class Context {
  public:
@@ -88,6 +89,12 @@ class Context {
   bool batching() const { return batching_; }
   // The device's error-flag words (16 bytes), made on first use.
   DtStatus* ErrorFlags(wgpu::Buffer* buffer);
+  // The device's streams that are alive, so that reading the error flags can submit their queued
+  // work first. Used under the mutex; a stream adds and removes itself.
+  std::vector<Stream*>& streams() { return streams_; }
+  // Error flags a stream's synchronisation read (and cleared) on the device that
+  // DtGetDeviceErrorFlags has not reported yet. Used under the mutex.
+  uint32_t& unreported_flags() { return unreported_flags_; }
 
   // Usage every devtensor-allocated tensor buffer has.
   static constexpr wgpu::Flags kTensorUsage =
@@ -136,6 +143,8 @@ class Context {
   std::unordered_map<std::string, std::string> kernel_code_;  // checks that a key names one text
 #endif
   wgpu::Buffer error_flags_ = nullptr;
+  std::vector<Stream*> streams_;
+  uint32_t unreported_flags_ = 0;
   bool can_import_host_memory_ = false;
   HostImports host_imports_;
   ParameterArena parameters_{*this};

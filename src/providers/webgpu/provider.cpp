@@ -271,10 +271,10 @@ void ReleaseExternalBuffer(void* self, int32_t device_id, void* handle) {
 DtStatus* CreateStream(void* self, int32_t device_id, void** stream) {
   auto* state = static_cast<ProviderState*>(self);
   return Guard(state->host, [&]() -> DtStatus* {
-    auto created = std::make_unique<Stream>();
-    if (DtStatus* s = ContextFor(state, device_id, &created->context)) return s;
-    if (DtStatus* s = created->context->CheckAlive()) return s;
-    *stream = created.release();
+    std::shared_ptr<Context> context;
+    if (DtStatus* s = ContextFor(state, device_id, &context)) return s;
+    if (DtStatus* s = context->CheckAlive()) return s;
+    *stream = new Stream(std::move(context));
     return nullptr;
   });
 }
@@ -297,11 +297,14 @@ DtStatus* RunOp(void* self, const DtOpCall* call, void* stream_handle) {
     std::lock_guard<std::recursive_mutex> lock(context->mutex());
     if (DtStatus* s = context->CheckAlive()) return s;
     if (stream != nullptr && stream->recording == nullptr) {
-      return QueueOnStream(*context, *stream,
-                           [&](CommandList& list) { return RecordOp(*context, list, *call); });
+      DtStatus* status = QueueOnStream(
+          *context, *stream, [&](CommandList& list) { return RecordOp(*context, list, *call); });
+      if (status == nullptr) NoteFlagRaisingOp(stream, call->op_type);
+      return status;
     }
     auto list = std::make_unique<CommandList>(*context);
     if (DtStatus* s = RecordOp(*context, *list, *call)) return s;
+    NoteFlagRaisingOp(stream, call->op_type);
     return Execute(*context, std::move(list), nullptr, stream);
   });
 }
@@ -313,7 +316,7 @@ DtStatus* ReadErrorFlagsEntry(void* self, int32_t device_id, uint32_t* flags) {
     if (DtStatus* s = ContextFor(state, device_id, &context)) return s;
     std::lock_guard<std::recursive_mutex> lock(context->mutex());
     if (DtStatus* s = context->CheckAlive()) return s;
-    return ReadErrorFlags(*context, flags);
+    return TakeDeviceErrorFlags(*context, flags);
   });
 }
 
@@ -336,8 +339,8 @@ DtStatus* EndCapture(void* self, void* handle, void** graph) {
   return Guard(state->host, [&]() -> DtStatus* {
     auto* stream = static_cast<Stream*>(handle);
     std::lock_guard<std::recursive_mutex> lock(stream->context->mutex());
-    std::unique_ptr<Graph> recorded = std::move(stream->recording);
-    if (DtStatus* s = ScheduleGraph(*recorded)) return s;
+    std::unique_ptr<Graph> recorded;
+    if (DtStatus* s = EndRecording(*stream, &recorded)) return s;
     *graph = recorded.release();
     return nullptr;
   });

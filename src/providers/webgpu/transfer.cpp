@@ -7,6 +7,7 @@
 #include "providers/host_memory/strided_copy.h"
 #include "providers/webgpu/bulk_copy.h"
 #include "providers/webgpu/copy_kernel.h"
+#include "providers/webgpu/op_kernels.h"
 #include "providers/webgpu/schedule.h"
 
 namespace devtensor::webgpu {
@@ -515,10 +516,15 @@ Download::~Download() {
   }
 }
 
+Stream::Stream(std::shared_ptr<Context> on) : context(std::move(on)) {
+  std::lock_guard<std::recursive_mutex> lock(context->mutex());
+  context->streams().push_back(this);
+}
+
 Stream::~Stream() {
-  if (context == nullptr) return;
   // Queued lists give their buffers back to the pools: under the context's lock.
   std::lock_guard<std::recursive_mutex> lock(context->mutex());
+  std::erase(context->streams(), this);
   queued.clear();
   for (const auto& download : unmapped) DropUnmapped(*context, *download);
   unmapped.clear();
@@ -600,6 +606,45 @@ DtStatus* ScheduleGraph(Graph& graph) {
   return Schedule::Make(*graph.context, Lists(graph.lists), &graph.schedule);
 }
 
+DtStatus* EndRecording(Stream& stream, std::unique_ptr<Graph>* graph) {
+  std::unique_ptr<Graph> recorded = std::move(stream.recording);
+  const bool empty = std::all_of(recorded->lists.begin(), recorded->lists.end(),
+                                 [](const auto& list) { return list->empty(); });
+  if (empty) {
+    // A graph that replays nothing is almost always a mistake: work issued with no stream, or on
+    // another stream, runs at once and is not recorded.
+    return stream.context->host()->CreateStatus(
+        DT_FAILED_PRECONDITION,
+        "nothing was recorded on the stream between DtBeginCapture and DtEndCapture (work issued "
+        "with no stream or on another stream runs at once and is not recorded)");
+  }
+  if (DtStatus* s = ScheduleGraph(*recorded)) return s;
+  *graph = std::move(recorded);
+  return nullptr;
+}
+
+void NoteFlagRaisingOp(Stream* stream, const char* op_type) {
+  if (stream == nullptr) return;
+  if (std::strcmp(op_type, "KvCacheAppend") != 0 && std::strcmp(op_type, "ScatterND") != 0) return;
+  if (stream->recording != nullptr) {
+    stream->recording->raises_flags = true;
+  } else {
+    stream->raises_flags = true;
+  }
+}
+
+DtStatus* TakeDeviceErrorFlags(Context& context, uint32_t* flags) {
+  // The flags buffer is read after every stream's queued work, in the queue's order.
+  for (Stream* stream : context.streams()) {
+    if (DtStatus* s = Flush(context, *stream)) return s;
+  }
+  uint32_t raised = 0;
+  if (DtStatus* s = ReadErrorFlags(context, &raised)) return s;
+  *flags = raised | context.unreported_flags();
+  context.unreported_flags() = 0;
+  return nullptr;
+}
+
 DtStatus* Replay(Graph& graph, Stream& stream) {
   Context& context = *stream.context;
   std::lock_guard<std::recursive_mutex> lock(context.mutex());
@@ -615,6 +660,7 @@ DtStatus* Replay(Graph& graph, Stream& stream) {
   // In parts, so that the GPU starts while the rest is encoded.
   graph.schedule->Run(kDispatchesPerSubmit);
   stream.has_work = true;
+  if (graph.raises_flags) stream.raises_flags = true;
   for (const auto& download : graph.downloads) {
     StartMap(api, *download);
     stream.downloads.push_back(download);
@@ -702,6 +748,38 @@ DtStatus* ZeroView(Context& context, const DtTensorRef& tensor, Stream* stream) 
   return batch.Run(stream);
 }
 
+namespace {
+
+// What the error flags `raised` say, naming the ops that raise them.
+std::string FlagText(uint32_t raised) {
+  std::string text;
+  if (raised & DT_DEVICE_ERROR_KV_POSITION) {
+    text += "KvCacheAppend: a position was out of range, so its write was skipped "
+            "(DT_DEVICE_ERROR_KV_POSITION)";
+  }
+  if (raised & DT_DEVICE_ERROR_SCATTER_INDEX) {
+    if (!text.empty()) text += "; ";
+    text += "ScatterND: an index was out of range, so its update was skipped "
+            "(DT_DEVICE_ERROR_SCATTER_INDEX)";
+  }
+  return text;
+}
+
+// After a stream's work that may raise flags: a status naming the ops when a flag was raised. The
+// flags read are kept for DtGetDeviceErrorFlags.
+DtStatus* CheckRaisedFlags(Context& context) {
+  uint32_t raised = 0;
+  if (DtStatus* s = ReadErrorFlags(context, &raised)) return s;
+  context.unreported_flags() |= raised;
+  if (raised == 0) return nullptr;
+  return context.host()->CreateStatus(
+      DT_OUT_OF_RANGE, ("work on the stream raised device error flags: " + FlagText(raised) +
+                        "; DtGetDeviceErrorFlags reports them too")
+                           .c_str());
+}
+
+}  // namespace
+
 DtStatus* SynchronizeStream(Stream& stream) {
   Context& context = *stream.context;
   std::lock_guard<std::recursive_mutex> lock(context.mutex());
@@ -709,8 +787,15 @@ DtStatus* SynchronizeStream(Stream& stream) {
   if (stream.has_work) {
     stream.has_work = false;
     DtStatus* status = context.WaitIdle();
-    if (first == nullptr) return status;
-    if (status != nullptr) context.host()->ReleaseStatus(status);
+    if (first == nullptr) {
+      first = status;
+    } else if (status != nullptr) {
+      context.host()->ReleaseStatus(status);
+    }
+  }
+  if (stream.raises_flags) {
+    stream.raises_flags = false;
+    if (first == nullptr) first = CheckRaisedFlags(context);
   }
   return first;
 }

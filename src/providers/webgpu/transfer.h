@@ -46,6 +46,7 @@ struct Graph {
   std::vector<std::unique_ptr<CommandList>> lists;
   std::vector<std::shared_ptr<Download>> downloads;  // read-back buffers owned by the graph
   std::unique_ptr<Schedule> schedule;
+  bool raises_flags = false;  // it holds ops that may raise the device's error flags
   ~Graph();
 };
 
@@ -62,6 +63,11 @@ struct Stream {
   bool has_work = false;
   const CommandList* open = nullptr;  // queued.back() while ops may still be recorded into it
   std::unique_ptr<Graph> recording;
+  // Work since the last synchronisation holds ops that may raise the device's error flags, which
+  // the synchronisation then reads.
+  bool raises_flags = false;
+  // Made on `context`, and known to it (Context::streams) until destroyed.
+  explicit Stream(std::shared_ptr<Context> on);
   ~Stream();
 };
 
@@ -75,8 +81,18 @@ DtStatus* CheckBatch(Context& context, const DtCopyPair* pairs, size_t count);
 // Sets a view's elements to zero on the device.
 DtStatus* ZeroView(Context& context, const DtTensorRef& tensor, Stream* stream);
 
-// Waits for a stream's work and finishes its downloads.
+// Waits for a stream's work and finishes its downloads. When that work held ops that raise error
+// flags and one was raised, fails with DT_OUT_OF_RANGE naming the op; the flag stays for
+// TakeDeviceErrorFlags to report.
 DtStatus* SynchronizeStream(Stream& stream);
+
+// Notes that `op_type`, issued on `stream` (recording or not; null: none), may raise the device's
+// error flags.
+void NoteFlagRaisingOp(Stream* stream, const char* op_type);
+
+// The device's error flags raised by all its work so far, streams' queued work included, which
+// is submitted first; reading clears them. The caller holds the context's mutex.
+DtStatus* TakeDeviceErrorFlags(Context& context, uint32_t* flags);
 
 // Executes `list` (and then maps `download`, if any): recorded into the stream's graph while it
 // records, else submitted now; with no stream, waited for. The caller holds the context's mutex.
@@ -93,6 +109,11 @@ DtStatus* QueueOnStream(Context& context, Stream& stream,
 // Makes a recorded graph's schedule (binding its ops, compiling batched kernels), if not yet made.
 // The caller holds the context's mutex.
 DtStatus* ScheduleGraph(Graph& graph);
+
+// Ends `stream`'s recording and makes the graph ready to replay. A recording that holds no
+// command fails with DT_FAILED_PRECONDITION. Either way the stream records no more. The caller
+// holds the context's mutex.
+DtStatus* EndRecording(Stream& stream, std::unique_ptr<Graph>* graph);
 
 // Replays a graph on a stream, submitted in parts of a few dozen dispatches.
 DtStatus* Replay(Graph& graph, Stream& stream);
