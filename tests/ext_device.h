@@ -49,6 +49,10 @@ struct ExtHooks {
         reinterpret_cast<decltype(destroy_buffer)>(dlsym(library, "DtTestExtDestroyBuffer"));
     external_releases =
         reinterpret_cast<decltype(external_releases)>(dlsym(library, "DtTestExtExternalReleases"));
+    fail_allocation_after = reinterpret_cast<decltype(fail_allocation_after)>(
+        dlsym(library, "DtTestExtFailAllocationAfter"));
+    lose_device_after_pairs = reinterpret_cast<decltype(lose_device_after_pairs)>(
+        dlsym(library, "DtTestExtLoseDeviceAfterPairs"));
   }
   ~ExtHooks() {
     if (library != nullptr) dlclose(library);
@@ -75,6 +79,8 @@ struct ExtHooks {
   uint8_t* (*buffer_data)(void*) = nullptr;
   void (*destroy_buffer)(void*) = nullptr;
   int64_t (*external_releases)() = nullptr;
+  void (*fail_allocation_after)(int64_t successes) = nullptr;
+  void (*lose_device_after_pairs)(int64_t pairs) = nullptr;
 };
 
 }  // namespace devtensor_test

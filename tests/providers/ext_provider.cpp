@@ -10,7 +10,9 @@
 //   DT_TEST_REQUIRE_HOST_MINOR=N  refuses hosts whose ABI minor is below N
 //
 // Test hooks: DT_TEST_EXT_STREAM_DELAY_US delays every queued task, so that work really is in
-// flight when a test releases things; DtTestExtCounters reports calls and pairs seen.
+// flight when a test releases things; DtTestExtCounters reports calls and pairs seen;
+// DtTestExtFailAllocationAfter makes an allocation fail with DT_OUT_OF_MEMORY and
+// DtTestExtLoseDeviceAfterPairs loses the device part way through a batch (fault injection).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -36,8 +38,24 @@ constexpr int32_t kDeviceCount = 2;
 constexpr uint64_t kLiveMagic = 0x5445535442554631ull;  // "TESTBUF1"
 constexpr uint64_t kDeadMagic = 0xDEADDEADDEADDEADull;
 
-const DtHostApi* g_host = nullptr;
+// Every registration passes the same host API; envs may be made on several threads at once.
+std::atomic<const DtHostApi*> g_host_api{nullptr};
+const DtHostApi* Host() { return g_host_api.load(std::memory_order_acquire); }
 std::atomic<int64_t> g_copy_calls{0}, g_copy_pairs{0}, g_live_buffers{0}, g_external_releases{0};
+// Fault injection: allocations that still succeed, and pairs still copied before the device is
+// lost (-1: no limit), and whether it is lost.
+std::atomic<int64_t> g_allocations_left{-1}, g_pairs_left{-1};
+std::atomic<bool> g_lost{false};
+
+// Counts one use of a budget set by a hook: false when it was used up.
+bool Spend(std::atomic<int64_t>& left) {
+  int64_t now = left.load();
+  while (now >= 0) {
+    if (now == 0) return false;
+    if (left.compare_exchange_weak(now, now - 1)) return true;
+  }
+  return true;
+}
 
 // What a handle points to. Applications and the host only ever see the pointer to this struct.
 struct ExtBuffer {
@@ -50,7 +68,7 @@ struct ExtBuffer {
 DtStatus* Fail(DtErrorCode code, const char* format, long long a = 0, long long b = 0) {
   char message[256];
   std::snprintf(message, sizeof message, format, a, b);
-  return g_host->CreateStatus(code, message);
+  return Host()->CreateStatus(code, message);
 }
 
 // ---- streams ---------------------------------------------------------------------------------
@@ -69,7 +87,7 @@ class Stream {
     }
     wake_.notify_all();
     worker_.join();
-    g_host->ReleaseStatus(first_error_);
+    Host()->ReleaseStatus(first_error_);
   }
   void Enqueue(std::function<DtStatus*()> task) {
     {
@@ -118,6 +136,11 @@ class Stream {
 
 DtStatus* Allocate(void* state, size_t bytes, void** handle) {
   const auto device_id = static_cast<int32_t>(reinterpret_cast<intptr_t>(state));
+  if (g_lost.load()) return Fail(DT_DEVICE_LOST, "test device %lld was lost", device_id);
+  if (!Spend(g_allocations_left)) {
+    return Fail(DT_OUT_OF_MEMORY, "test device allocation of %lld bytes failed (injected)",
+                (long long)bytes);
+  }
   auto* buffer = new (std::nothrow)
       ExtBuffer{kLiveMagic, device_id, bytes, static_cast<uint8_t*>(std::malloc(bytes))};
   if (buffer == nullptr || buffer->data == nullptr) {
@@ -176,6 +199,8 @@ int32_t CanCopy(void*, DtDeviceType src_type, int32_t src_id, DtDeviceType dst_t
 }
 
 DtStatus* CopyNow(const DtTensorRef* src, const DtTensorRef* dst) {
+  if (!Spend(g_pairs_left)) g_lost.store(true);
+  if (g_lost.load()) return Fail(DT_DEVICE_LOST, "the test device was lost (injected)");
   uint8_t *from = nullptr, *to = nullptr;
   if (DtStatus* s = Locate(src, &from)) return s;
   if (DtStatus* s = Locate(dst, &to)) return s;
@@ -219,6 +244,7 @@ DtStatus* CopyTensors(void*, const DtCopyPair* pairs, size_t count) {
 
 #ifndef DT_TEST_SMALL_STRUCTS
 DtStatus* ZeroNow(const DtTensorRef* t) {
+  if (g_lost.load()) return Fail(DT_DEVICE_LOST, "the test device was lost (injected)");
   uint8_t* at = nullptr;
   if (DtStatus* s = Locate(t, &at)) return s;
   devtensor::ZeroStrided(at, t->strides, t->shape, t->rank, t->element_size);
@@ -367,7 +393,7 @@ void ReleaseProvider(void* state) {
 extern "C" {
 
 DtStatus* DtProviderInit(const DtHostApi* host, const DtProvider** provider) {
-  g_host = host;
+  g_host_api.store(host, std::memory_order_release);
 #ifdef DT_TEST_REQUIRE_HOST_MINOR
   if (host->abi_minor < DT_TEST_REQUIRE_HOST_MINOR) {
     return Fail(DT_NOT_SUPPORTED, "test provider needs host provider ABI minor %lld, host has %lld",
@@ -402,6 +428,16 @@ DT_EXPORT void DtTestExtCounters(int64_t* calls, int64_t* pairs, int64_t* live_b
   *live_buffers = g_live_buffers.load();
 }
 
+// Test hooks, fault injection: the next `successes` allocations succeed and the one after fails
+// with DT_OUT_OF_MEMORY (-1: none fails); after `pairs` more copied pairs the device is lost, and
+// every copy, clear and allocation after fails with DT_DEVICE_LOST (-1: never; also restores a
+// lost device).
+DT_EXPORT void DtTestExtFailAllocationAfter(int64_t successes) { g_allocations_left.store(successes); }
+DT_EXPORT void DtTestExtLoseDeviceAfterPairs(int64_t pairs) {
+  g_pairs_left.store(pairs);
+  g_lost.store(false);
+}
+
 // Test hook: how often the host released a wrapped application buffer.
 DT_EXPORT int64_t DtTestExtExternalReleases() { return g_external_releases.load(); }
 
@@ -411,7 +447,7 @@ DT_EXPORT void* DtTestExtCreateBuffer(int32_t device_id, size_t bytes) {
   DtStatus* status =
       Allocate(reinterpret_cast<void*>(static_cast<intptr_t>(device_id)), bytes, &handle);
   if (status != nullptr) {
-    g_host->ReleaseStatus(status);
+    Host()->ReleaseStatus(status);
     return nullptr;
   }
   return handle;
