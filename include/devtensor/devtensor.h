@@ -27,8 +27,10 @@
  *   - Out-parameters come last and are written only on success.
  *   - Every argument is validated before any side effect. Errors name the argument and quote the
  *     numbers.
- *   - All functions are thread-safe. Objects may be released in any order: tensors, views and
- *     streams keep what they use alive, also after DtReleaseEnv.
+ *   - All functions are thread-safe. Objects may be released in any order: tensors, views,
+ *     streams and graphs keep what they use alive, also after DtReleaseEnv.
+ *   - An enum argument or field may hold any int (C allows it): numbers the enum does not name
+ *     are refused like any other bad argument, never used.
  */
 #ifndef DEVTENSOR_DEVTENSOR_H_
 #define DEVTENSOR_DEVTENSOR_H_
@@ -302,7 +304,9 @@ DT_EXPORT DtStatus* DtZeroTensor(DtEnv* env, DtValue* tensor, DtStream* stream);
  * stream still orders work: each call runs synchronously. */
 DT_EXPORT DtStatus* DtCreateStream(DtEnv* env, const DtDevice* device, DtStream** stream);
 
-/* Waits until all work issued on `stream` has finished; reports the first error that work hit. */
+/* Waits until all work issued on `stream` has finished; reports the first error that work hit.
+ * When that work raised a device error flag (see DtGetDeviceErrorFlags), fails with
+ * DT_OUT_OF_RANGE naming the op; the flag stays for DtGetDeviceErrorFlags to read too. */
 DT_EXPORT DtStatus* DtSynchronizeStream(DtStream* stream);
 
 /* The device of `stream`; NULL for NULL. */
@@ -379,8 +383,9 @@ DT_EXPORT DtStatus* DtRunOp(DtEnv* env, const char* op_type, const DtValue* cons
 
 /* Error flags a device's kernels raised since the last call, which clears them: bit 0 a
  * KvCacheAppend position out of range (the write was skipped), bit 1 a ScatterND index out of
- * range (that update was skipped). Waits for the device's queued work. 0 on devices whose ops
- * check on the host (CPU: those ops fail instead). */
+ * range (that update was skipped). Sees all the device's work issued so far: work queued on
+ * streams that were not synchronised is started and waited for too. 0 on devices whose ops check
+ * on the host (CPU: those ops fail instead). */
 #define DT_DEVICE_ERROR_KV_POSITION 1u
 #define DT_DEVICE_ERROR_SCATTER_INDEX 2u
 DT_EXPORT DtStatus* DtGetDeviceErrorFlags(const DtDevice* device, uint32_t* flags);
@@ -390,11 +395,16 @@ DT_EXPORT DtStatus* DtGetDeviceErrorFlags(const DtDevice* device, uint32_t* flag
 DT_EXPORT DtStatus* DtBeginCapture(DtStream* stream);
 /* Stops recording and returns what was recorded, made ready to replay (on WebGPU: ordered by what
  * each call reads and writes, independent ops of one kernel batched into one dispatch, kernels
- * compiled). An error here (the device was lost, out of memory) leaves no graph. */
+ * compiled). A recording that holds nothing (its calls were issued with no stream or on another
+ * stream, which run at once) fails with DT_FAILED_PRECONDITION. An error here (also the device
+ * was lost, out of memory) leaves no graph, and the stream records no more. */
 DT_EXPORT DtStatus* DtEndCapture(DtStream* stream, DtGraph** graph);
-/* Runs a recorded graph again on `stream`, with nothing recorded anew. Tensors it used must still
- * live; it reads its data-dependent positions from device tensors, so replaying equals issuing the
- * calls again. */
+/* Runs a recorded graph again on `stream`, with nothing recorded anew. The graph holds the
+ * storages of every tensor its recording used until it is released, so those tensors, the stream
+ * they were recorded on and the env may be released before it. It reads its data-dependent
+ * positions from device tensors, so replaying equals issuing the calls again. Host memory the
+ * caller wrapped must still be there. Synchronise `stream` to wait for it (see
+ * DtSynchronizeStream for the error flags its ops raise). */
 DT_EXPORT DtStatus* DtReplayGraph(DtGraph* graph, DtStream* stream);
 /* Releases a graph; NULL is ignored. */
 DT_EXPORT void DtReleaseGraph(DtGraph* graph);
