@@ -52,13 +52,19 @@ size_t ExtentBytes(const Layout& layout) {
 
 size_t MergeDimensions(const int64_t* shape, size_t rank, const int64_t* const* strides,
                        size_t count, int64_t* merged_shape, int64_t* const* merged_strides) {
+  // Empty: nothing to merge, and the strides of an empty layout may be huge. Callers check the
+  // element count first.
+  for (size_t i = 0; i < rank; ++i) {
+    if (shape[i] == 0) return 0;
+  }
   size_t out = 0;
   for (size_t i = 0; i < rank; ++i) {
-    if (shape[i] == 0) return 0;  // empty: callers check the element count first
     if (shape[i] == 1) continue;
     bool joins = out > 0;
     for (size_t k = 0; joins && k < count; ++k) {
-      joins = merged_strides[k][out - 1] == strides[k][i] * shape[i];
+      int64_t span = 0;  // a product that overflows equals no stride
+      joins = !__builtin_mul_overflow(strides[k][i], shape[i], &span) &&
+              merged_strides[k][out - 1] == span;
     }
     if (joins) {
       merged_shape[out - 1] *= shape[i];

@@ -64,6 +64,7 @@ OpError CheckUpdateAttentionMask(const OpCall& call) {
 OpError RunUpdateAttentionMask(const OpCall& call) {
   const TensorView& mask = call.outputs[0];
   const int64_t max_length = mask.shape[1];
+  if (ElementCount(mask) == 0) return {};  // [huge, 0] must not loop over its rows
   const int64_t total = std::clamp<int64_t>(LoadScalarInt32(call.inputs[0]), 0, max_length);
   auto fill = [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -168,11 +169,14 @@ OpError RunKvCacheAppend(const OpCall& call) {
   const TensorView &new_kv = call.inputs[0], &cache = call.outputs[0];
   const int64_t position = LoadScalarInt32(call.inputs[1]);
   const int64_t new_len = new_kv.shape[2], max_len = cache.shape[2];
-  if (position < 0 || position + new_len > max_len) {
+  // new_len > max_len - position: position + new_len could overflow.
+  if (position < 0 || new_len > max_len - position) {
     return Fail(DT_OUT_OF_RANGE, call.op, "position ", position, " with new_len ", new_len,
                 " is out of range for max_len ", max_len,
                 " (needs 0 <= position and position + new_len <= max_len); the cache is unchanged");
   }
+  // Nothing to write; the offset below could overflow with an empty cache's huge strides.
+  if (ElementCount(new_kv) == 0) return {};
   const size_t element_size = ElementBytes(cache.type);
   char* first = static_cast<char*>(cache.data) + position * cache.strides[2] * int64_t(element_size);
   CopyStrided(new_kv.data, new_kv.strides, first, cache.strides, new_kv.shape, 4, element_size);

@@ -113,6 +113,9 @@ OpError RunScatterND(const OpCall& call) {
     }
   }
 
+  // An empty output takes nothing (updates is empty too, or an index was out of range above), and
+  // the offsets below could overflow with the huge strides an empty view may have.
+  if (ElementCount(output) == 0) return {};
   if (!SameView(data, output)) {
     CopyStrided(data.data, data.strides, output.data, output.strides, output.shape, output.rank,
                 element_size);

@@ -428,13 +428,28 @@ struct Bound {
   uint64_t begin = 0, end = 0;  // the bytes the tensor spans in the buffer (begin: element 0)
 };
 
+bool IsEmpty(const DtTensorRef& t) {
+  return std::any_of(t.shape, t.shape + t.rank, [](int64_t n) { return n == 0; });
+}
+
+// Bytes from the first element to the end of the last; 0 when empty, UINT64_MAX when it does not
+// fit (no buffer is that large, so binding it fails with the numbers).
 uint64_t Extent(const DtTensorRef& t) {
+  if (IsEmpty(t)) return 0;
   uint64_t last = 0;
   for (size_t i = 0; i < t.rank; ++i) {
-    if (t.shape[i] == 0) return 0;
-    last += static_cast<uint64_t>(t.shape[i] - 1) * static_cast<uint64_t>(t.strides[i]);
+    uint64_t step = 0;
+    if (__builtin_mul_overflow(static_cast<uint64_t>(t.shape[i] - 1),
+                               static_cast<uint64_t>(t.strides[i]), &step) ||
+        __builtin_add_overflow(last, step, &last)) {
+      return UINT64_MAX;
+    }
   }
-  return (last + 1) * t.element_size;
+  uint64_t bytes = 0;
+  if (__builtin_add_overflow(last, 1, &last) || __builtin_mul_overflow(last, t.element_size, &bytes)) {
+    return UINT64_MAX;
+  }
+  return bytes;
 }
 
 class OpBuilder {
@@ -468,12 +483,21 @@ class OpBuilder {
   // or when the bytes it spans are apart from the output's; else through a scratch copy.
   DtStatus* BindInput(uint32_t slot, const DtTensorRef& in, bool may_alias, DtTensorRef* used) {
     *used = in;
+    if (IsEmpty(in)) {
+      // Never read (a dispatch over its elements has none): the output's window stands in, so
+      // that an empty view at the very end of a buffer needs no binding of its own.
+      aliased_[slot] = true;
+      bound_[slot] = bound_[0];
+      bound_[slot].end = bound_[slot].begin;
+      return nullptr;
+    }
     if (in.handle != out_.handle) return Bind(in, &bound_[slot]);
     const bool same_view = may_alias && in.byte_offset == out_.byte_offset && in.rank == out_.rank &&
                            std::equal(in.shape, in.shape + in.rank, out_.shape) &&
                            std::equal(in.strides, in.strides + in.rank, out_.strides) &&
                            in.element_size == out_.element_size;
-    const uint64_t begin = in.byte_offset, end = in.byte_offset + std::max<uint64_t>(Extent(in), 1);
+    const uint64_t begin = in.byte_offset, end = SpanEnd(in);
+    if (end == UINT64_MAX) return Bind(in, &bound_[slot]);  // which says why it cannot be bound
     const bool apart = end <= bound_[0].begin || bound_[0].end <= begin;
     if (same_view || (apart && CoverInOutput(begin, end))) {
       aliased_[slot] = true;
@@ -483,7 +507,8 @@ class OpBuilder {
       return nullptr;
     }
     // Stage: copy the input's elements, densely, into a buffer of its own.
-    const uint64_t bytes = Extent(in) == 0 ? 4 : [&] {
+    // Not empty, and bound above as a window of one buffer: the count and bytes fit.
+    const uint64_t bytes = [&] {
       uint64_t n = in.element_size;
       for (size_t i = 0; i < in.rank; ++i) n *= static_cast<uint64_t>(in.shape[i]);
       return n;
@@ -513,19 +538,24 @@ class OpBuilder {
     return Bind(dense, &bound_[slot]);
   }
 
-  // Index space of the dispatch (one invocation per element of `shape`).
+  // Index space of the dispatch (one invocation per element of `shape`). A count past 2^64
+  // saturates; Dispatch refuses any past 2^32.
   void SetSpace(const int64_t* shape, size_t rank) {
     count_ = 1;
     params_[1] = static_cast<uint32_t>(rank);
     for (size_t d = 0; d < rank; ++d) {
       params_[8 + d] = static_cast<uint32_t>(shape[d]);
-      count_ *= static_cast<uint64_t>(shape[d]);
+      if (__builtin_mul_overflow(count_, static_cast<uint64_t>(shape[d]), &count_)) count_ = UINT64_MAX;
     }
   }
-  // Strides (bytes) of tensor `slot` over the dispatch's dimensions.
+  // Strides (bytes) of tensor `slot` over the dispatch's dimensions, modulo 2^32. Shaders sum
+  // addresses in u32 arithmetic, which is modulo 2^32 too, and every address a dispatch reaches
+  // lies in its binding (below 2^32 bytes), so the sums are exact; unsigned arithmetic keeps the
+  // huge strides of empty tensors (never dispatched) defined.
   void SetStrides(uint32_t slot, const int64_t* element_strides, size_t rank, size_t element_size) {
     for (size_t d = 0; d < rank; ++d) {
-      params_[17 + slot * 12 + d] = static_cast<uint32_t>(element_strides[d] * static_cast<int64_t>(element_size));
+      params_[17 + slot * 12 + d] =
+          static_cast<uint32_t>(static_cast<uint64_t>(element_strides[d]) * element_size);
     }
   }
   uint32_t& Extra(size_t i) { return params_[3 + i]; }   // 5 words of op-specific values
@@ -603,16 +633,31 @@ class OpBuilder {
     return true;
   }
 
+  // One past the last byte `t` spans (at least one byte, for an empty tensor); UINT64_MAX when that
+  // does not fit.
+  static uint64_t SpanEnd(const DtTensorRef& t) {
+    uint64_t end = 0;
+    if (__builtin_add_overflow(t.byte_offset, std::max<uint64_t>(Extent(t), 1), &end) ||
+        end > UINT64_MAX - 3) {
+      return UINT64_MAX;
+    }
+    return end;
+  }
+
   DtStatus* Bind(const DtTensorRef& t, Bound* bound) {
     const uint64_t alignment =
         std::max<uint64_t>(context_.limits().min_storage_buffer_offset_alignment, 4);
     auto buffer = static_cast<wgpu::Buffer>(t.handle);
     const uint64_t size = api_.BufferGetSize(buffer);
-    const uint64_t begin = t.byte_offset, end = t.byte_offset + std::max<uint64_t>(Extent(t), 1);
+    const uint64_t begin = t.byte_offset, end = SpanEnd(t);
     bound->buffer = buffer;
     bound->begin = begin;
     bound->end = end;
     bound->window_offset = begin / alignment * alignment;
+    if (end == UINT64_MAX) {
+      return NotSupported("a tensor at byte " + std::to_string(begin) + " spans more bytes than " +
+                          "a 64-bit offset holds");
+    }
     bound->window_size = ((end + 3) & ~uint64_t(3)) - bound->window_offset;
     if (bound->window_offset + bound->window_size > size) {
       return NotSupported("a tensor ends in the last, partial word of a buffer whose size is not "
@@ -851,32 +896,41 @@ DtStatus* KvCacheAppend(OpBuilder& b, const DtOpCall& call) {
   const DtTensorRef& fresh = *call.inputs[0];
   TypeInfo info{};
   if (!Describe(cache.element_type, &info)) return b.NotSupported("no such element type");
+  // The last position the append may start at, clamped to an int32 position's range; -1 when
+  // none fits. max_len and new_len are not negative, so the difference cannot overflow.
+  const int64_t room = std::clamp<int64_t>(cache.shape[2] - fresh.shape[2], -1, INT32_MAX);
+  if (IsEmpty(cache) || IsEmpty(fresh)) {
+    // An empty append still checks its position: one invocation that writes nothing. Nothing is
+    // read but the position, which also stands in for the new values' binding.
+    if (DtStatus* s = b.BindOutput(*call.inputs[1])) return s;
+    DtTensorRef position;
+    if (DtStatus* s = b.BindInput(1, *call.inputs[1], true, &position)) return s;
+    if (DtStatus* s = b.BindInput(2, *call.inputs[1], true, &position)) return s;
+    if (DtStatus* s = b.BindFlags()) return s;
+    const int64_t one = 1;
+    b.SetSpace(&one, 1);
+    b.Extra(0) = static_cast<uint32_t>(static_cast<int32_t>(room));
+    return b.Dispatch(call, "check", [&] {
+      return std::string(kLibrary) + MainHead() +
+             "  let position = bitcast<i32>(word_in2(pw(40) >> 2u));\n"
+             "  if (position < 0 || position > bitcast<i32>(pw(3))) { raise_flag(1u); }\n}\n";
+    }, 2);
+  }
   if (DtStatus* s = b.BindOutput(cache)) return s;
   DtTensorRef kv, position;
   if (DtStatus* s = b.BindInput(1, fresh, false, &kv)) return s;
   if (DtStatus* s = b.BindInput(2, *call.inputs[1], false, &position)) return s;
   if (DtStatus* s = b.BindFlags()) return s;
-  int64_t elements = 1;
-  for (size_t d = 0; d < kv.rank; ++d) elements *= kv.shape[d];
-  // An empty append still checks its position: one invocation that writes nothing.
-  const int64_t one = 1;
-  if (elements == 0) {
-    b.SetSpace(&one, 1);
-  } else {
-    b.SetSpace(kv.shape, kv.rank);
-  }
+  b.SetSpace(kv.shape, kv.rank);
   b.SetStrides(0, cache.strides, cache.rank, cache.element_size);
   b.SetStrides(1, kv.strides, kv.rank, kv.element_size);
-  b.Extra(0) = static_cast<uint32_t>(cache.shape[2]);  // max_len
-  b.Extra(1) = static_cast<uint32_t>(kv.shape[2]);     // new_len
-  b.Extra(2) = elements == 0 ? 1u : 0u;                // check only
+  b.Extra(0) = static_cast<uint32_t>(static_cast<int32_t>(room));
   return b.Dispatch(call, "", [&] {
     std::string code = std::string(kLibrary) + RawLoad("raw1", "word_in1", info.size) + MainHead();
     // The value is read before the position is known: the two loads overlap.
     code += "  let value = raw1(address(1u, index));\n";
     code += "  let position = bitcast<i32>(word_in2(pw(40) >> 2u));\n";
-    code += "  if (position < 0 || u32(position) + pw(4) > pw(3)) { raise_flag(1u); return; }\n";
-    code += "  if (pw(5) != 0u) { return; }\n";
+    code += "  if (position < 0 || position > bitcast<i32>(pw(3))) { raise_flag(1u); return; }\n";
     code += "  var at = index;\n  at[2] = at[2] + u32(position);\n";
     code += "  " + StoreRaw(info.size, "address(0u, at)", "value") + "\n}\n";
     return code;
@@ -1170,6 +1224,13 @@ DtStatus* ScatterUpdates(OpBuilder& b, const DtOpCall& call, const DtTensorRef& 
 
 DtStatus* RecordOp(Context& context, CommandList& list, const DtOpCall& call) {
   const std::string op = call.op_type;
+  // An op whose output has no elements writes nothing: a no-op, whatever the sizes and strides
+  // of its other dimensions (which may be huge). KvCacheAppend still checks its position.
+  if (op != "KvCacheAppend" &&
+      std::any_of(call.outputs, call.outputs + call.num_outputs,
+                  [](const DtTensorRef* t) { return IsEmpty(*t); })) {
+    return nullptr;
+  }
   OpBuilder builder(context, list, call);
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Where" || op == "Expand" ||
       op == "Cast") {
