@@ -13,6 +13,7 @@ void RegisterKvAppendCases(const SuiteOptions& options);    // kv_append_cases.c
 void RegisterCpuCopyCases(const SuiteOptions& options);     // cpu_cases.cpp
 void RegisterDecodeCases(const SuiteOptions& options, DtDeviceType device);  // decode_cases.cpp
 void RegisterDecodePartsCases(const SuiteOptions& options);  // decode_parts_cases.cpp
+void RegisterCopyCostCases(const SuiteOptions& options);     // copy_cost_cases.cpp
 
 }  // namespace devtensor::bench
 

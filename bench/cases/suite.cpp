@@ -24,6 +24,7 @@ void RegisterWebGpuCases(const SuiteOptions& options) {
   RegisterKvAppendCases(options);
   RegisterDecodeCases(options, DT_DEVICE_WEBGPU);
   RegisterDecodePartsCases(options);
+  RegisterCopyCostCases(options);
 }
 
 void RegisterCpuCases(const SuiteOptions& options) {

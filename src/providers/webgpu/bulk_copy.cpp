@@ -45,9 +45,12 @@ bool UseBulkCopy(Context& context, wgpu::Buffer src, uint64_t src_offset, wgpu::
   for (wgpu::Buffer buffer : {src, dst}) {
     if ((api.BufferGetUsage(buffer) & wgpu::usage::kStorage) == 0) return false;
   }
-  return src_offset + size <= Bindable(context, src) && dst_offset + size <= Bindable(context, dst) &&
-         size / 16 <= UINT32_MAX && (src_offset + size) / 16 <= UINT32_MAX &&
-         (dst_offset + size) / 16 <= UINT32_MAX;
+  // Compared as offset <= limit - size, so that no sum can wrap.
+  const uint64_t src_limit = Bindable(context, src), dst_limit = Bindable(context, dst);
+  const uint64_t words_limit = uint64_t(UINT32_MAX) * 16;  // offsets and counts are u32 vec4s
+  return size <= src_limit && src_offset <= src_limit - size && size <= dst_limit &&
+         dst_offset <= dst_limit - size && size <= words_limit && src_offset <= words_limit - size &&
+         dst_offset <= words_limit - size;
 }
 
 DtStatus* RecordBulkCopy(Context& context, CommandList& list, wgpu::Buffer src, uint64_t src_offset,

@@ -1,7 +1,8 @@
 // The copy kernel: one compute shader that copies (or clears) any strided view at any byte offset
-// into any other, exactly. Each invocation owns one 32-bit word of the destination and rewrites
-// only the bytes of that word that belong to the destination view, so unaligned heads and tails
-// and the gaps of strided views are never touched, and no two invocations write one word.
+// into any other, exactly, at a cost in proportion to the view's bytes. Invocations go over the
+// words of the destination's contiguous rows and rewrite only the bytes of each word that belong
+// to the view (atomically where a word is shared), so unaligned heads and tails and the gaps of
+// strided views are never touched.
 #ifndef DEVTENSOR_PROVIDERS_WEBGPU_COPY_KERNEL_H_
 #define DEVTENSOR_PROVIDERS_WEBGPU_COPY_KERNEL_H_
 
@@ -26,6 +27,7 @@ struct KernelSide {
 // A copy (or a clear, when `zero`) of `shape` elements of `element_size` bytes.
 struct KernelJob {
   bool zero = false;
+  bool empty = false;  // no elements: recording it records nothing
   uint32_t rank = 0;
   uint32_t element_size = 1;
   int64_t shape[DT_MAX_RANK] = {};
