@@ -148,3 +148,83 @@ TEST_F(WebGpuFaultInjection, ADeviceLostDuringAReplayIsDeviceLostAndNothingHangs
 }
 
 }  // namespace
+
+namespace {
+
+// The WebGPU provider's fault-injection hook (see DtWebGpuDebugFailBufferAfter in context.cpp).
+using FailBufferAfter = void (*)(int64_t);
+FailBufferAfter WebGpuFailBufferAfter() {
+  void* library = dlopen((ProviderDirectory() + "/../libdevtensor_webgpu.so").c_str(),
+                         RTLD_NOW | RTLD_NOLOAD);
+  if (library == nullptr) return nullptr;
+  auto hook = reinterpret_cast<FailBufferAfter>(dlsym(library, "DtWebGpuDebugFailBufferAfter"));
+  dlclose(library);  // the env keeps it loaded
+  return hook;
+}
+
+// A buffer that cannot be made at any point of a batch (uploads of strided host data, an
+// unaligned device copy, a download, a clear, an op, on a stream or not): the call fails with
+// DT_OUT_OF_MEMORY and writes nothing, or it succeeds and wrote everything; earlier tensors stay.
+TEST_F(WebGpuFaultInjection, AFailedBufferAnywhereInABatchIsOutOfMemoryAndWritesNothing) {
+  SCOPED_TRACE(random.trace());
+  const FailBufferAfter fail_after = WebGpuFailBufferAfter();
+  ASSERT_NE(fail_after, nullptr) << "libdevtensor_webgpu.so or its hook not found";
+  const std::vector<uint8_t> initial = RandomBytes(random, 1024);
+  const std::vector<uint8_t> fresh = RandomBytes(random, 1024);
+  Tensor host_initial = Tensor::create(env, cpu, DT_UINT8, {1024});
+  std::memcpy(host_initial.data(), initial.data(), 1024);
+  Tensor host_fresh = Tensor::create(env, cpu, DT_UINT8, {32, 32});
+  std::memcpy(host_fresh.data(), fresh.data(), 1024);
+  bool failed_once = false, succeeded = false;
+  for (int64_t successes = 0; successes < 12; ++successes) {
+    SCOPED_TRACE("buffers before the failure: " + std::to_string(successes));
+    Tensor a = Tensor::create(env, gpu, DT_UINT8, {1024});
+    env.copy(host_initial, a);
+    Tensor downloaded = Tensor::create(env, cpu, DT_UINT8, {7});
+    std::memset(downloaded.data(), 0xA5, 7);
+    const bool on_stream = successes % 2 == 1;
+    std::optional<devtensor::Stream> stream;
+    if (on_stream) stream.emplace(env.create_stream(gpu));
+    DtStream* s = on_stream ? stream->get() : nullptr;
+    // Upload a strided host slice, copy an unaligned window within a, download 7 odd bytes.
+    const Tensor up_src = host_fresh.slice(1, 3, 5), up_dst = a.view(1, DT_UINT8, {32, 5});
+    const Tensor move_src = a.view(301, DT_UINT8, {50}), move_dst = a.view(503, DT_UINT8, {50});
+    const Tensor down_src = a.view(901, DT_UINT8, {7});
+    const DtValue* src[] = {up_src.get(), move_src.get(), down_src.get()};
+    DtValue* dst[] = {up_dst.get(), move_dst.get(), downloaded.get()};
+    fail_after(successes);
+    DtStatus* status = DtCopyTensors(env.get(), src, dst, 3, s);
+    if (status == nullptr && s != nullptr) status = DtSynchronizeStream(s);
+    fail_after(-1);
+    const Outcome outcome = Take(status);
+    std::vector<uint8_t> expected = initial;
+    if (outcome.code == DT_OK) {
+      succeeded = true;
+      for (int r = 0; r < 32; ++r) std::memcpy(&expected[1 + r * 5], &fresh[r * 32 + 3], 5);
+      std::memmove(&expected[503], &expected[301], 50);
+      EXPECT_EQ(std::memcmp(downloaded.data(), &expected[901], 7), 0);
+    } else {
+      failed_once = true;
+      EXPECT_EQ(outcome.code, DT_OUT_OF_MEMORY) << outcome.message;
+      EXPECT_NE(outcome.message.find("injected"), std::string::npos) << outcome.message;
+      EXPECT_EQ(std::vector<uint8_t>(downloaded.data<uint8_t>(), downloaded.data<uint8_t>() + 7),
+                std::vector<uint8_t>(7, 0xA5));
+    }
+    Tensor back = Tensor::create(env, cpu, DT_UINT8, {1024});
+    env.copy(a, back);
+    EXPECT_EQ(std::memcmp(back.data(), expected.data(), 1024), 0)
+        << (outcome.code == DT_OK ? "the batch's result is wrong" : "a failed batch wrote");
+    // A new tensor while the failure is due: DT_OUT_OF_MEMORY, nothing made.
+    fail_after(0);
+    const int64_t shape[] = {64};
+    DtValue* made = kUntouchedValue;
+    DT_EXPECT_ERROR(DtCreateTensor(env.get(), gpu.get(), DT_FLOAT, shape, 1, &made),
+                    DT_OUT_OF_MEMORY, "injected");
+    EXPECT_EQ(made, kUntouchedValue);
+    fail_after(-1);
+  }
+  EXPECT_TRUE(failed_once);
+  EXPECT_TRUE(succeeded) << "no batch got all the buffers it needs within 12";
+}
+
+}  // namespace

@@ -10,6 +10,20 @@
 namespace devtensor::webgpu {
 namespace {
 
+// Fault injection for tests (DtWebGpuDebugFailBufferAfter): buffers still handed out before one
+// fails with DT_OUT_OF_MEMORY; -1: none fails.
+std::atomic<int64_t> g_buffers_before_failure{-1};
+
+// Counts one buffer handed out; false when the injected failure is due.
+bool InjectedFailureDue() {
+  int64_t left = g_buffers_before_failure.load();
+  while (left >= 0) {
+    const int64_t next = left == 0 ? -1 : left - 1;  // the failure happens once
+    if (g_buffers_before_failure.compare_exchange_weak(left, next)) return left == 0;
+  }
+  return false;
+}
+
 struct Registry {
   std::mutex mutex;
   std::vector<std::weak_ptr<Context>> contexts;  // by adapter index
@@ -280,6 +294,11 @@ DtStatus* Context::WaitQueue() {
 DtStatus* Context::TakeBuffer(uint64_t bytes, wgpu::Flags usage, wgpu::Buffer* buffer,
                               uint64_t* capacity) {
   const uint64_t size = BucketSize(bytes);
+  if (InjectedFailureDue()) {
+    const std::string message = "a buffer of " + std::to_string(bytes) +
+                                " bytes could not be made (failure injected by a test)";
+    return host_->CreateStatus(DT_OUT_OF_MEMORY, message.c_str());
+  }
   auto it = pool_.find({usage, size});
   if (it != pool_.end() && !it->second.empty()) {
     *buffer = it->second.back();
@@ -388,3 +407,10 @@ wgpu::ComputePipeline Context::CopyPipeline(bool same_buffer) {
 }
 
 }  // namespace devtensor::webgpu
+
+// Test hook, fault injection: the next `successes` buffers any WebGPU context hands out (tensor
+// storage, staging, read-back, parameters) are made as usual and the one after fails with
+// DT_OUT_OF_MEMORY, once; -1 turns it off. Not part of the API: tests find it with dlsym.
+extern "C" DT_EXPORT void DtWebGpuDebugFailBufferAfter(int64_t successes) {
+  devtensor::webgpu::g_buffers_before_failure.store(successes);
+}
