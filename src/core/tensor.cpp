@@ -103,24 +103,26 @@ DtStatus* CheckShape(const int64_t* shape, size_t rank, size_t* elements) {
 
 namespace {
 
-DtStatus* CheckType(DtElementType type, size_t* element_size) {
-  const int32_t raw = EnumInteger(type);
-  if (!IsElementType(raw)) {
-    return Error(DT_INVALID_ARGUMENT, "type ", raw, " is not a supported element type");
+// `raw_type` is the number a caller passed; `type` becomes the element type it names.
+DtStatus* CheckType(int32_t raw_type, DtElementType* type, size_t* element_size) {
+  if (!IsElementType(raw_type)) {
+    return Error(DT_INVALID_ARGUMENT, "type ", raw_type, " is not a supported element type");
   }
-  *element_size = ElementSize(type);
+  *type = static_cast<DtElementType>(raw_type);
+  *element_size = ElementSize(*type);
   return nullptr;
 }
 
-// Checks type and shape and computes a contiguous layout at `byte_offset` with its size in bytes.
-DtStatus* ContiguousLayout(DtElementType type, const int64_t* shape, size_t rank,
-                           size_t byte_offset, Layout* layout, size_t* bytes) {
+// Checks type and shape and computes a contiguous layout at `byte_offset` with its size in bytes;
+// `raw_type` is the number a caller passed, `type` the element type it names.
+DtStatus* ContiguousLayout(int32_t raw_type, const int64_t* shape, size_t rank, size_t byte_offset,
+                           DtElementType* type, Layout* layout, size_t* bytes) {
   size_t element_size = 0, elements = 0;
-  DT_RETURN_IF_ERROR(CheckType(type, &element_size));
+  DT_RETURN_IF_ERROR(CheckType(raw_type, type, &element_size));
   DT_RETURN_IF_ERROR(CheckShape(shape, rank, &elements));
   if (MulOverflows(elements, element_size, bytes)) {
     return Error(DT_INVALID_ARGUMENT, "shape ", ShapeText(shape, rank), " of ",
-                 DtGetElementTypeName(type), " has more bytes than fit in size_t");
+                 DtGetElementTypeName(*type), " has more bytes than fit in size_t");
   }
   layout->rank = rank;
   std::copy(shape, shape + rank, layout->shape);
@@ -167,8 +169,10 @@ DtStatus* DtCreateTensor(DtEnv* env, const DtDevice* device, DtElementType type,
     DT_RETURN_IF_ERROR(CheckDevice(env, device));
     if (tensor == nullptr) return Error(DT_INVALID_ARGUMENT, "tensor is NULL");
     Layout layout;
+    DtElementType checked{};  // `type`, once known to name an element type
     size_t bytes = 0;
-    DT_RETURN_IF_ERROR(ContiguousLayout(type, shape, rank, 0, &layout, &bytes));
+    DT_RETURN_IF_ERROR(
+        ContiguousLayout(EnumInteger(type), shape, rank, 0, &checked, &layout, &bytes));
     const uint64_t limit = device->info.max_allocation_bytes;
     if (limit != 0 && bytes > limit) {
       return Error(DT_OUT_OF_MEMORY, "tensor of ", bytes, " bytes exceeds the largest allocation of ",
@@ -176,7 +180,7 @@ DtStatus* DtCreateTensor(DtEnv* env, const DtDevice* device, DtElementType type,
     }
     std::shared_ptr<Storage> storage;
     DT_RETURN_IF_ERROR(Storage::Allocate(device, bytes, &storage));
-    return MakeValue(std::move(storage), layout, type, tensor);
+    return MakeValue(std::move(storage), layout, checked, tensor);
   });
 }
 
@@ -188,8 +192,10 @@ DtStatus* DtCreateTensorWithData(DtEnv* env, const DtDevice* device, void* data,
     if (tensor == nullptr) return Error(DT_INVALID_ARGUMENT, "tensor is NULL");
     if (data == nullptr) return Error(DT_INVALID_ARGUMENT, "data is NULL");
     Layout layout;
+    DtElementType checked{};  // `type`, once known to name an element type
     size_t bytes = 0, end = 0;
-    DT_RETURN_IF_ERROR(ContiguousLayout(type, shape, rank, byte_offset, &layout, &bytes));
+    DT_RETURN_IF_ERROR(ContiguousLayout(EnumInteger(type), shape, rank, byte_offset, &checked,
+                                        &layout, &bytes));
     if (AddOverflows(byte_offset, bytes, &end) || end > data_bytes) {
       return Error(DT_OUT_OF_RANGE, "byte_offset ", byte_offset, " + ", bytes,
                    " bytes exceeds buffer of ", data_bytes, " bytes");
@@ -197,7 +203,7 @@ DtStatus* DtCreateTensorWithData(DtEnv* env, const DtDevice* device, void* data,
     if (byte_offset % layout.element_size != 0) {
       return Error(DT_INVALID_ARGUMENT, "byte_offset ", byte_offset,
                    " is not a multiple of the element size ", layout.element_size, " of ",
-                   DtGetElementTypeName(type));
+                   DtGetElementTypeName(checked));
     }
     const DtProviderFactory& factory = device->factory->api;
     const bool acquires = factory.AcquireExternalBuffer && factory.ReleaseExternalBuffer;
@@ -213,7 +219,7 @@ DtStatus* DtCreateTensorWithData(DtEnv* env, const DtDevice* device, void* data,
       if (acquires) factory.ReleaseExternalBuffer(factory.state, device->info.id, data);
       throw;
     }
-    return MakeValue(std::move(storage), layout, type, tensor);
+    return MakeValue(std::move(storage), layout, checked, tensor);
   });
 }
 
@@ -224,8 +230,10 @@ DtStatus* DtCreateTensorView(const DtValue* base, size_t byte_offset, DtElementT
     if (view == nullptr) return Error(DT_INVALID_ARGUMENT, "view is NULL");
     const size_t extent = ExtentBytes(base->layout);
     Layout layout;
+    DtElementType checked{};  // `type`, once known to name an element type
     size_t bytes = 0, end = 0;
-    DT_RETURN_IF_ERROR(ContiguousLayout(type, shape, rank, 0, &layout, &bytes));
+    DT_RETURN_IF_ERROR(
+        ContiguousLayout(EnumInteger(type), shape, rank, 0, &checked, &layout, &bytes));
     if (AddOverflows(byte_offset, bytes, &end) || end > extent || (bytes == 0 && byte_offset > extent)) {
       return Error(DT_OUT_OF_RANGE, "byte_offset ", byte_offset, " + ", bytes,
                    " bytes exceeds base extent of ", extent, " bytes");
@@ -234,9 +242,9 @@ DtStatus* DtCreateTensorView(const DtValue* base, size_t byte_offset, DtElementT
     if (layout.byte_offset % layout.element_size != 0) {
       return Error(DT_INVALID_ARGUMENT, "byte_offset ", byte_offset, " puts the view at byte ",
                    layout.byte_offset, " of its buffer, not a multiple of the element size ",
-                   layout.element_size, " of ", DtGetElementTypeName(type));
+                   layout.element_size, " of ", DtGetElementTypeName(checked));
     }
-    return MakeValue(base->storage, layout, type, view);
+    return MakeValue(base->storage, layout, checked, view);
   });
 }
 

@@ -118,7 +118,11 @@ class Stream {
       DtStatus* status = task();
       lock.lock();
       busy_ = false;
-      if (status != nullptr && first_error_ == nullptr) first_error_ = status;
+      if (status != nullptr && first_error_ == nullptr) {
+        first_error_ = status;
+      } else if (status != nullptr) {
+        Host()->ReleaseStatus(status);  // only the first error is reported
+      }
       if (queue_.empty()) idle_.notify_all();
     }
   }
