@@ -4,9 +4,9 @@
 set -euo pipefail
 
 # Debian packages the build and the tests need (gnuplot and a font: `devtensor bench` draws its
-# bandwidth plot with them).
+# bandwidth plot with them; clang and its runtimes build the fuzz and ThreadSanitizer builds).
 PACKAGES=(
-  cmake ninja-build g++ make pkg-config
+  cmake ninja-build g++ make pkg-config clang libclang-rt-14-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libvulkan1 ca-certificates openssl
   libonnx-testdata libonnx-dev libprotobuf-dev
