@@ -19,6 +19,7 @@
 
 #include "devtensor/devtensor.h"
 #include "devtensor/devtensor.hpp"
+#include "element_sizes.h"
 
 namespace devtensor_test {
 
@@ -94,17 +95,6 @@ using Shape = std::vector<int64_t>;
 constexpr DtElementType kAllTypes[] = {DT_FLOAT,  DT_UINT8,  DT_INT8,    DT_UINT16,  DT_INT16,
                                        DT_INT32,  DT_INT64,  DT_BOOL,    DT_FLOAT16, DT_DOUBLE,
                                        DT_UINT32, DT_UINT64, DT_BFLOAT16};
-
-// Bytes per element by the ONNX definitions, independent of DtGetElementSize.
-inline size_t SizeOf(DtElementType type) {
-  switch (type) {
-    case DT_UINT8: case DT_INT8: case DT_BOOL: return 1;
-    case DT_UINT16: case DT_INT16: case DT_FLOAT16: case DT_BFLOAT16: return 2;
-    case DT_FLOAT: case DT_INT32: case DT_UINT32: return 4;
-    case DT_INT64: case DT_DOUBLE: case DT_UINT64: return 8;
-  }
-  return 0;
-}
 
 inline DtElementType RandomType(Random& random) {
   return kAllTypes[random.Between(0, std::size(kAllTypes) - 1)];

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "devtensor/devtensor.h"
+#include "../element_sizes.h"
 #include "program.h"
 
 #ifndef DT_FUZZ_WEBGPU
@@ -35,6 +36,7 @@
 namespace {
 
 using namespace devtensor_fuzz;
+using devtensor_test::SizeOf;
 
 // Tensors larger than this are not created (the allocation would be real); invalid shapes are.
 constexpr size_t kMaxTensorBytes = 16 * 1024;
@@ -76,16 +78,6 @@ struct Reader {
     return static_cast<uint16_t>(lo | (u8() << 8));
   }
 };
-
-size_t SizeOf(DtElementType type) {
-  switch (type) {
-    case DT_UINT8: case DT_INT8: case DT_BOOL: return 1;
-    case DT_UINT16: case DT_INT16: case DT_FLOAT16: case DT_BFLOAT16: return 2;
-    case DT_FLOAT: case DT_INT32: case DT_UINT32: return 4;
-    case DT_INT64: case DT_DOUBLE: case DT_UINT64: return 8;
-  }
-  return 0;
-}
 
 // A shape as decoded, valid or not.
 struct ShapeArg {
