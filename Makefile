@@ -10,13 +10,16 @@ TEST_FUZZ_SECONDS ?= 30
 # Seconds the lifetime stress test runs under the sanitizers (`make test` keeps its short default).
 STRESS_SECONDS ?= 20
 
-.PHONY: run test setup build fuzz-build fuzz fuzz-seeds test-sanitize test-tsan bench clean
+# Where `make install` puts devtensor.
+PREFIX ?= /usr/local
+# What `make run` builds: the library, its providers, the CLI and the examples (no tests).
+RUN_TARGETS = devtensor devtensor_webgpu devtensor_cli hello_tensors kv_cache_append decode_loop
 
-run: build
-	$(BUILD)/tools/devtensor info
-	$(BUILD)/examples/hello_tensors
-	$(BUILD)/examples/kv_cache_append
-	$(BUILD)/examples/decode_loop
+.PHONY: run test setup configure build build-run install docs fuzz-build fuzz fuzz-seeds \
+        test-sanitize test-tsan bench clean
+
+run: build-run
+	@scripts/run-examples.sh $(BUILD)
 
 # Every test built with g++, then the whole project built again with clang (the fuzz build) and
 # each fuzz target run for $(TEST_FUZZ_SECONDS) seconds.
@@ -27,9 +30,23 @@ test: build fuzz-build
 setup:
 	@scripts/setup.sh
 
-build: setup
+configure: setup
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: configure
 	cmake --build $(BUILD) -j $(JOBS)
+
+build-run: configure
+	cmake --build $(BUILD) -j $(JOBS) --target $(RUN_TARGETS)
+
+# The library, its headers, the providers with the Dawn runtime, the CLI, the CMake package and
+# devtensor.pc into $(PREFIX).
+install: build-run
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The API reference (Doxygen) from the public headers into $(BUILD)/docs/html; warnings fail it.
+docs: configure
+	cmake --build $(BUILD) --target docs
 
 # clang, every target, with coverage instrumentation, AddressSanitizer and UBSan, plus the
 # libFuzzer targets of tests/fuzz.

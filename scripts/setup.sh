@@ -4,13 +4,15 @@
 set -euo pipefail
 
 # Debian packages the build and the tests need (gnuplot and a font: `devtensor bench` draws its
-# bandwidth plot with them; clang and its runtimes build the fuzz and ThreadSanitizer builds).
+# bandwidth plot with them; clang and its runtimes build the fuzz and ThreadSanitizer builds;
+# doxygen writes the API reference, `make docs`).
 PACKAGES=(
   cmake ninja-build g++ make pkg-config clang libclang-rt-14-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libvulkan1 ca-certificates openssl
   libonnx-testdata libonnx-dev libprotobuf-dev
   gnuplot-nox fonts-dejavu-core
+  doxygen
 )
 # Mesa's lavapipe (Vulkan on the CPU) for the WebGPU tests: bookworm's 22.3 is rejected by Dawn,
 # so it comes from bookworm-backports, at least this version.

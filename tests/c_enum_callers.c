@@ -9,6 +9,8 @@ const char* CallGetElementTypeName(int type) { return DtGetElementTypeName((DtEl
 
 const char* CallGetErrorCodeName(int code) { return DtGetErrorCodeName((DtErrorCode)code); }
 
+const char* CallGetDeviceTypeName(int type) { return DtGetDeviceTypeName((DtDeviceType)type); }
+
 DtStatus* CallCreateTensor(DtEnv* env, const DtDevice* device, int type, const int64_t* shape,
                            size_t rank, DtValue** tensor) {
   return DtCreateTensor(env, device, (DtElementType)type, shape, rank, tensor);

@@ -13,6 +13,7 @@ extern "C" {
 size_t CallGetElementSize(int type);
 const char* CallGetElementTypeName(int type);
 const char* CallGetErrorCodeName(int code);
+const char* CallGetDeviceTypeName(int type);
 DtStatus* CallCreateTensor(DtEnv* env, const DtDevice* device, int type, const int64_t* shape,
                            size_t rank, DtValue** tensor);
 DtStatus* CallCreateTensorWithData(DtEnv* env, const DtDevice* device, void* data,
@@ -51,6 +52,18 @@ TEST(CEnums, ErrorCodeNameOfNumbersThatAreNoCodeIsUnknown) {
   }
   EXPECT_STREQ(CallGetErrorCodeName(DT_INTERNAL), "DT_INTERNAL");
   EXPECT_STREQ(CallGetErrorCodeName(DT_OK), "DT_OK");
+}
+
+TEST(CEnums, DeviceTypeNamesAreWordsAndUnknownForOtherNumbers) {
+  const std::pair<int, const char*> named[] = {
+      {DT_DEVICE_CPU, "CPU"},       {DT_DEVICE_CUDA, "CUDA"},   {DT_DEVICE_CUDA_HOST, "CUDAHost"},
+      {DT_DEVICE_VULKAN, "Vulkan"}, {DT_DEVICE_METAL, "Metal"}, {DT_DEVICE_ROCM, "ROCm"},
+      {DT_DEVICE_EXT_DEV, "ExtDev"}, {DT_DEVICE_WEBGPU, "WebGPU"}};
+  for (const auto& [type, name] : named) EXPECT_STREQ(CallGetDeviceTypeName(type), name);
+  for (int type : {0, 4, 9, 11, 16, 99, -1, 2147483647}) {
+    SCOPED_TRACE(type);
+    EXPECT_STREQ(CallGetDeviceTypeName(type), "unknown");
+  }
 }
 
 class CEnumsOnCpu : public CpuEnvTest {};

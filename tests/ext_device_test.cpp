@@ -51,7 +51,7 @@ TEST_F(ExtDevice, OpaqueHandlesExposeHandleAndOffsetNeverAPointer) {
   Tensor buffer = Tensor::create(env, ext0, DT_FLOAT, {64});
   Tensor view = buffer.view(40, DT_FLOAT, {4, 4});
   void* data = nullptr;
-  DT_EXPECT_ERROR(DtGetTensorData(view.get(), &data), DT_NOT_SUPPORTED, "EXT_DEV(12):0", "opaque",
+  DT_EXPECT_ERROR(DtGetTensorData(view.get(), &data), DT_NOT_SUPPORTED, "ExtDev(12):0", "opaque",
                   "DtGetTensorBuffer");
   EXPECT_EQ(data, nullptr);
   auto root = buffer.buffer();

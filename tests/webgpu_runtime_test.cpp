@@ -16,9 +16,15 @@ TEST(WebGpuWithoutRuntime, CpuWorksAndWebGpuIsNotFoundWithAFix) {
   devtensor::Env env;
   const DtDevice* device = nullptr;
   DT_EXPECT_ERROR(DtGetDevice(env.get(), DT_DEVICE_WEBGPU, 0, &device), DT_NOT_FOUND,
-                  "WEBGPU(15):0", "/nonexistent/libwebgpu_wrapper.so", "DEVTENSOR_WEBGPU_RUNTIME",
+                  "WebGPU(15):0", "/nonexistent/libwebgpu_wrapper.so", "DEVTENSOR_WEBGPU_RUNTIME",
                   "scripts/setup.sh");
   EXPECT_EQ(device, nullptr);
+  // The same reasons, without asking for a device (what `devtensor info` prints).
+  const char* errors = nullptr;
+  DT_ASSERT_OK(DtGetProviderLoadErrors(env.get(), &errors));
+  for (const char* part : {"webgpu", "/nonexistent/libwebgpu_wrapper.so", "DEVTENSOR_WEBGPU_RUNTIME"}) {
+    EXPECT_NE(std::strstr(errors, part), nullptr) << errors << " lacks " << part;
+  }
   // CPU copies are unaffected.
   auto cpu = env.device(DT_DEVICE_CPU);
   auto a = devtensor::Tensor::create(env, cpu, DT_INT32, {4});

@@ -48,10 +48,12 @@
 extern "C" {
 #endif
 
-/* Version of this header and of the library built from it. */
+/* Version of this header and of the library built from it. See DtGetVersion for the version of
+ * the library actually loaded, and DtIsLibraryCompatible for the check an application makes. */
 #define DT_VERSION_MAJOR 0
 #define DT_VERSION_MINOR 1
 #define DT_VERSION_PATCH 0
+#define DT_VERSION_STRING "0.1.0" /* the three numbers above, as text */
 
 typedef struct DtEnv DtEnv;
 typedef struct DtDevice DtDevice;
@@ -103,6 +105,23 @@ typedef enum DtDeviceType {
 #define DT_MAX_RANK 8
 
 /* ---------------------------------------------------------------------------------------------
+ * Version
+ * ------------------------------------------------------------------------------------------- */
+
+/* Writes the version of the loaded library; each pointer may be NULL. */
+DT_EXPORT void DtGetVersion(uint32_t* major, uint32_t* minor, uint32_t* patch);
+
+/* 1 when the loaded library serves the header this code was compiled with: the same major version
+ * and a minor version at least the header's. A library older than its header may lack functions
+ * and struct fields the header declares, so an application checks this once at start-up and
+ * refuses to run on 0. */
+static inline int DtIsLibraryCompatible(void) {
+  uint32_t major = 0, minor = 0;
+  DtGetVersion(&major, &minor, NULL);
+  return major == DT_VERSION_MAJOR && minor >= DT_VERSION_MINOR;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Status
  * ------------------------------------------------------------------------------------------- */
 
@@ -123,6 +142,9 @@ DT_EXPORT const char* DtGetErrorCodeName(DtErrorCode code);
 DT_EXPORT size_t DtGetElementSize(DtElementType type);
 /* The ONNX name of `type` ("float", "int64", "bfloat16", ...); "unknown" for other numbers. */
 DT_EXPORT const char* DtGetElementTypeName(DtElementType type);
+/* The name of a device type in words ("CPU", "CUDA", "CUDAHost", "Vulkan", "Metal", "ROCm",
+ * "ExtDev", "WebGPU"); "unknown" for any other value. */
+DT_EXPORT const char* DtGetDeviceTypeName(DtDeviceType type);
 
 /* ---------------------------------------------------------------------------------------------
  * Environment and providers
@@ -165,11 +187,17 @@ typedef struct DtProviderInfo {
   uint32_t abi_minor;
   DtDeviceType device_type;   /* of its first device type */
   int32_t device_count;       /* devices of all its device types */
+  char version[32];           /* the library's own version ("0.1.0"); "" when it does not say */
 } DtProviderInfo;
-#define DT_PROVIDER_INFO_INIT {sizeof(DtProviderInfo), {0}, {0}, {0}, 0, 0, (DtDeviceType)0, 0}
+#define DT_PROVIDER_INFO_INIT {sizeof(DtProviderInfo), {0}, {0}, {0}, 0, 0, (DtDeviceType)0, 0, {0}}
 
 /* Fills `info` for the provider at `index` (0 <= index < DtGetProviderCount). */
 DT_EXPORT DtStatus* DtGetProviderInfo(const DtEnv* env, size_t index, DtProviderInfo* info);
+
+/* Why provider libraries that ship with devtensor (libdevtensor_webgpu.so) are missing from
+ * `env`: one line per library DtCreateEnv tried and could not load, with its path, the reason and
+ * how to fix it; "" when every one was loaded. `*text` is valid while `env` is. */
+DT_EXPORT DtStatus* DtGetProviderLoadErrors(const DtEnv* env, const char** text);
 
 /* Number of devices of `type` in `env` (0 when no provider serves it). */
 DT_EXPORT DtStatus* DtGetDeviceCount(const DtEnv* env, DtDeviceType type, int32_t* count);
@@ -191,8 +219,10 @@ typedef struct DtDeviceInfo {
   uint64_t memory_bytes;      /* 0 when unknown */
   uint64_t max_allocation_bytes; /* 0 when unknown */
   uint32_t offset_alignment;  /* bytes; what the device needs for copy offsets (1 = any) */
+  int32_t runs_on_cpu;        /* 1: the device is emulated by the host's CPU (a software adapter such
+                                 as lavapipe), so expect it slower than host memory; 0 otherwise */
 } DtDeviceInfo;
-#define DT_DEVICE_INFO_INIT {sizeof(DtDeviceInfo), (DtDeviceType)0, 0, {0}, {0}, 0, 0, 0, 0, 0}
+#define DT_DEVICE_INFO_INIT {sizeof(DtDeviceInfo), (DtDeviceType)0, 0, {0}, {0}, 0, 0, 0, 0, 0, 0}
 
 /* Fills `info` for `device`. */
 DT_EXPORT DtStatus* DtGetDeviceInfo(const DtDevice* device, DtDeviceInfo* info);

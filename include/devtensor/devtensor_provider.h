@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define DT_PROVIDER_ABI_MAJOR 1
-#define DT_PROVIDER_ABI_MINOR 0
+#define DT_PROVIDER_ABI_MINOR 1
 
 /* The symbol every provider library exports, and its type. */
 #define DT_PROVIDER_INIT_SYMBOL "DtProviderInit"
@@ -203,6 +203,8 @@ typedef struct DtProvider {
   const char* name;
   size_t factory_count;
   const DtProviderFactory* const* factories;
+  /* optional (ABI 1.1): the library's own version, e.g. "0.1.0"; shown by DtGetProviderInfo. */
+  const char* version;
 } DtProvider;
 
 typedef DtStatus* (*DtProviderInitFn)(const DtHostApi* host, const DtProvider** provider);

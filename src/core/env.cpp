@@ -131,7 +131,10 @@ DtStatus* DtCreateEnv(DtEnv** env) {
     for (const char* name : devtensor::kInternalProviderLibraries) {
       const std::string path = directory + "libdevtensor_" + name + ".so";
       if (!devtensor::FileExists(path)) {
-        created->internal_provider_notes.push_back("no " + path);
+        created->internal_provider_notes.push_back(
+            "provider '" + std::string(name) + "': " + path +
+            " does not exist; install devtensor with its provider libraries (cmake --install) or "
+            "register one with DtRegisterProviderLibrary");
         continue;
       }
       std::shared_ptr<ProviderInstance> provider;
@@ -141,6 +144,9 @@ DtStatus* DtCreateEnv(DtEnv** env) {
         created->internal_provider_notes.push_back(DtGetErrorMessage(status));
         DtReleaseStatus(status);
       }
+    }
+    for (const std::string& note : created->internal_provider_notes) {
+      created->provider_load_errors += note + "\n";
     }
     *env = created.release();
     return nullptr;
@@ -236,6 +242,7 @@ DtStatus* DtGetProviderInfo(const DtEnv* env, size_t index, DtProviderInfo* info
     std::snprintf(out.library_path, sizeof out.library_path, "%s", provider.library_path().c_str());
     out.abi_major = provider.abi_major();
     out.abi_minor = provider.abi_minor();
+    std::snprintf(out.version, sizeof out.version, "%s", provider.version().c_str());
     for (const auto& factory : provider.factories()) {
       if (out.device_type == 0) out.device_type = factory->api.device_type;
       out.device_count += static_cast<int32_t>(factory->devices.size());
@@ -243,6 +250,13 @@ DtStatus* DtGetProviderInfo(const DtEnv* env, size_t index, DtProviderInfo* info
     devtensor::WritePrefix(out, info);
     return nullptr;
   });
+}
+
+DtStatus* DtGetProviderLoadErrors(const DtEnv* env, const char** text) {
+  if (env == nullptr) return Error(DT_INVALID_ARGUMENT, "env is NULL");
+  if (text == nullptr) return Error(DT_INVALID_ARGUMENT, "text is NULL");
+  *text = env->provider_load_errors.c_str();
+  return nullptr;
 }
 
 DtStatus* DtGetDeviceCount(const DtEnv* env, DtDeviceType type, int32_t* count) {
@@ -280,6 +294,10 @@ DtStatus* DtGetDevice(DtEnv* env, DtDeviceType type, int32_t device_id, const Dt
     message += "; register a provider library for it with DtRegisterProviderLibrary";
     return devtensor::MakeStatus(DT_NOT_FOUND, std::move(message));
   });
+}
+
+const char* DtGetDeviceTypeName(DtDeviceType type) {
+  return devtensor::DeviceTypeName(devtensor::EnumInteger(type));
 }
 
 DtStatus* DtGetDeviceInfo(const DtDevice* device, DtDeviceInfo* info) {

@@ -15,6 +15,8 @@ struct DtEnv {
   std::vector<std::shared_ptr<devtensor::ProviderInstance>> providers;
   // Why each internal provider library beside this library did not load (for DT_NOT_FOUND).
   std::vector<std::string> internal_provider_notes;
+  // The notes one per line, for DtGetProviderLoadErrors.
+  std::string provider_load_errors;
 };
 
 namespace devtensor {

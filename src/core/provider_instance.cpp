@@ -32,18 +32,18 @@ std::string CopyName(const char* name) { return name ? std::string(name) : std::
 const DtHostApi* HostApi() { return &kHostApi; }
 
 const char* DeviceTypeName(int32_t type) {
-  if (!IsDeviceType(type)) return "DEVICE";
+  if (!IsDeviceType(type)) return "unknown";
   switch (static_cast<DtDeviceType>(type)) {
     case DT_DEVICE_CPU: return "CPU";
     case DT_DEVICE_CUDA: return "CUDA";
-    case DT_DEVICE_CUDA_HOST: return "CUDA_HOST";
-    case DT_DEVICE_VULKAN: return "VULKAN";
-    case DT_DEVICE_METAL: return "METAL";
-    case DT_DEVICE_ROCM: return "ROCM";
-    case DT_DEVICE_EXT_DEV: return "EXT_DEV";
-    case DT_DEVICE_WEBGPU: return "WEBGPU";
+    case DT_DEVICE_CUDA_HOST: return "CUDAHost";
+    case DT_DEVICE_VULKAN: return "Vulkan";
+    case DT_DEVICE_METAL: return "Metal";
+    case DT_DEVICE_ROCM: return "ROCm";
+    case DT_DEVICE_EXT_DEV: return "ExtDev";
+    case DT_DEVICE_WEBGPU: return "WebGPU";
   }
-  return "DEVICE";
+  return "unknown";
 }
 
 std::string DeviceText(int32_t type, int32_t id) {
@@ -133,6 +133,7 @@ DtStatus* ProviderInstance::Initialise(DtProviderInitFn init) {
   abi_major_ = copy.abi_major;
   abi_minor_ = copy.abi_minor;
   name_ = CopyName(copy.name);
+  version_ = CopyName(copy.version);
   if (copy.abi_major != DT_PROVIDER_ABI_MAJOR) {
     return Error(DT_NOT_SUPPORTED, "provider '", registration_name_, "' was built for provider ABI ",
                  copy.abi_major, ".", copy.abi_minor, "; this library speaks ABI ",

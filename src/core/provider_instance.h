@@ -54,6 +54,7 @@ class ProviderInstance : public std::enable_shared_from_this<ProviderInstance> {
   const std::string& registration_name() const { return registration_name_; }
   const std::string& library_path() const { return library_path_; }
   const std::string& name() const { return name_; }
+  const std::string& version() const { return version_; }  // "" when the library does not say
   uint32_t abi_major() const { return abi_major_; }
   uint32_t abi_minor() const { return abi_minor_; }
   const std::vector<std::unique_ptr<FactoryInstance>>& factories() const { return factories_; }
@@ -69,6 +70,7 @@ class ProviderInstance : public std::enable_shared_from_this<ProviderInstance> {
   std::string registration_name_;
   std::string library_path_;
   std::string name_;
+  std::string version_;
   uint32_t abi_major_ = 0, abi_minor_ = 0;
   void* library_ = nullptr;              // dlopen handle, null for built-in providers
   const DtProvider* provider_ = nullptr; // set once DtProviderInit succeeded
@@ -82,12 +84,12 @@ void ForgetHostMemory(void* handle, size_t bytes);
 // The services this library offers providers.
 const DtHostApi* HostApi();
 
-// "CPU(1):0", "WEBGPU(15):1", ...; `type` is the device type's number, any number.
+// "CPU(1):0", "WebGPU(15):1", ...; `type` is the device type's number, any number.
 std::string DeviceText(int32_t type, int32_t id);
 inline std::string DeviceText(const DtDevice* device) {
   return DeviceText(device->info.type, device->info.id);
 }
-// "CPU", "WEBGPU", ...; "DEVICE" for numbers DtDeviceType does not name.
+// "CPU", "WebGPU", ...; "unknown" for numbers DtDeviceType does not name.
 const char* DeviceTypeName(int32_t type);
 
 }  // namespace devtensor

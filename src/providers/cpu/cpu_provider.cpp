@@ -158,6 +158,7 @@ extern "C" DtStatus* DtCpuProviderInit(const DtHostApi* host, const DtProvider**
   out.Release = &ReleaseProvider;
   out.name = "cpu";
   out.factory_count = 1;
+  out.version = DT_VERSION_STRING;
   out.factories = cpu->factories;
   *provider = &out;
   return nullptr;

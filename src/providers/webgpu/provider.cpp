@@ -186,6 +186,9 @@ DtStatus* GetDeviceInfo(void* self, int32_t device_id, DtDeviceInfo* info) {
     info->max_allocation_bytes = adapter.limits.max_buffer_size & ~uint64_t(3);
   }
   if (DT_STRUCT_HAS_FIELD(info, DtDeviceInfo, offset_alignment)) info->offset_alignment = 4;
+  if (DT_STRUCT_HAS_FIELD(info, DtDeviceInfo, runs_on_cpu)) {
+    info->runs_on_cpu = adapter.adapter_type == wgpu::adapter_type::kCpu ? 1 : 0;
+  }
   return nullptr;
 }
 
@@ -453,6 +456,7 @@ extern "C" DT_EXPORT DtStatus* DtProviderInit(const DtHostApi* host, const DtPro
     p.Release = &ReleaseProvider;
     p.name = "webgpu";
     p.factory_count = 1;
+  p.version = DT_VERSION_STRING;
     p.factories = state->factories;
     *provider = &state.release()->provider;
     return nullptr;
