@@ -187,6 +187,13 @@ struct Effect {
   enum Kind { kCopyPairs, kZeroView, kOpOutputs } kind;
   std::vector<Layout> a;  // copies: sources; zero / op: the views written
   std::vector<Layout> b;  // copies: destinations
+
+  // True when no byte is written (every view written is empty): a device records nothing for it.
+  bool WritesNothing() const {
+    const std::vector<Layout>& written = kind == kCopyPairs ? b : a;
+    return std::all_of(written.begin(), written.end(),
+                       [](const Layout& l) { return l.Elements() == 0; });
+  }
 };
 
 struct Storage {
@@ -902,8 +909,11 @@ class Machine {
     DtGraph* made = kPoisonGraph;
     const bool ok = Ok(DtEndCapture(StreamAt(slot), &made), "DtEndCapture");
     const bool valid = slot >= 0 && streams_[slot].capturing;
-    // A capture that recorded nothing may be refused (the stream then records no more).
-    const bool empty = valid && streams_[slot].recorded.empty();
+    // A capture that recorded nothing, or only work that writes no byte, may be refused (the
+    // stream then records no more).
+    const std::vector<Effect>& recorded = streams_[slot].recorded;
+    const bool empty = valid && std::all_of(recorded.begin(), recorded.end(),
+                                            [](const Effect& e) { return e.WritesNothing(); });
     if (ok != valid && !(empty && !ok)) Fail("DtEndCapture %s", ok ? "succeeded" : "failed");
     if (!ok) {
       if (made != kPoisonGraph) Fail("DtEndCapture failed but wrote its out-parameter");
