@@ -841,7 +841,9 @@ DT_EXPORT DtStatus* DtGetDeviceErrorFlags(const DtDevice* device, uint32_t* flag
 
 /**
  * Starts recording the copies, clears and ops issued on `stream`; nothing runs while recording.
- * DT_NOT_SUPPORTED on devices that cannot record.
+ * The stream's earlier work finishes first; when that work raised device error flags, this
+ * returns DT_OUT_OF_RANGE naming the op, as DtSynchronizeStream() would, and does not start
+ * recording (call it again). DT_NOT_SUPPORTED on devices that cannot record.
  *
  * @param stream the stream to record
  * @return NULL on success, else the error
@@ -851,7 +853,7 @@ DT_EXPORT DtStatus* DtBeginCapture(DtStream* stream);
  * Stops recording and returns what was recorded, made ready to replay (on WebGPU: ordered by what
  * each call reads and writes, independent ops of one kernel batched into one dispatch, kernels
  * compiled). A recording that holds nothing (its calls were issued with no stream or on another
- * stream, which run at once) fails with DT_FAILED_PRECONDITION. An error here (also the device
+ * stream, which run at once, or wrote no byte) fails with DT_FAILED_PRECONDITION. An error here (also the device
  * was lost, out of memory) leaves no graph, and the stream records no more.
  *
  * @param stream the stream being recorded

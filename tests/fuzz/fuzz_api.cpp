@@ -893,11 +893,15 @@ class Machine {
   void BeginCapture(Reader& in) {
     const int slot = StreamSlot(in.u8());
     Trace("DtBeginCapture(stream %d)", slot);
-    const bool ok = Ok(DtBeginCapture(StreamAt(slot)), "DtBeginCapture");
+    // The stream's earlier work finishes first; if it raised device error flags, the capture
+    // reports them as DtSynchronizeStream does and does not begin.
+    DtStatus* status = DtBeginCapture(StreamAt(slot));
+    const bool ok = status == nullptr;
+    const bool flagged = !ok && SyncOk(status);  // releases the status
     const bool valid = slot >= 0 && streams_[slot].webgpu && !streams_[slot].capturing;
-    if (ok != valid) Fail("DtBeginCapture %s", ok ? "succeeded" : "failed");
+    if (ok != valid && !(valid && flagged)) Fail("DtBeginCapture %s", ok ? "succeeded" : "failed");
+    if ((ok || flagged) && pending_ == slot) pending_ = -1;  // earlier work finished first
     if (!ok) return;
-    if (pending_ == slot) pending_ = -1;  // earlier work finished first
     streams_[slot].capturing = true;
     streams_[slot].recorded.clear();
   }
@@ -911,8 +915,8 @@ class Machine {
     const bool valid = slot >= 0 && streams_[slot].capturing;
     // A capture that recorded nothing, or only work that writes no byte, may be refused (the
     // stream then records no more).
-    const std::vector<Effect>& recorded = streams_[slot].recorded;
-    const bool empty = valid && std::all_of(recorded.begin(), recorded.end(),
+    const bool empty = valid && std::all_of(streams_[slot].recorded.begin(),
+                                            streams_[slot].recorded.end(),
                                             [](const Effect& e) { return e.WritesNothing(); });
     if (ok != valid && !(empty && !ok)) Fail("DtEndCapture %s", ok ? "succeeded" : "failed");
     if (!ok) {

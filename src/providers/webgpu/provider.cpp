@@ -456,7 +456,7 @@ extern "C" DT_EXPORT DtStatus* DtProviderInit(const DtHostApi* host, const DtPro
     p.Release = &ReleaseProvider;
     p.name = "webgpu";
     p.factory_count = 1;
-  p.version = DT_VERSION_STRING;
+    p.version = DT_VERSION_STRING;
     p.factories = state->factories;
     *provider = &state.release()->provider;
     return nullptr;
