@@ -2,8 +2,9 @@
 # Runs the test suite (and, with --bench, the WebGPU benchmarks) on a machine with an NVIDIA GPU
 # through Dawn's Vulkan backend. Two steps:
 #
-#   scripts/gpu-check.sh prepare   here: builds, then stages in .gpu/ everything the GPU machine
-#                                  lacks (the build, the Dawn runtime, the Vulkan loader packages,
+#   scripts/gpu-check.sh prepare   here: builds (in $BUILD, default build), then stages in .gpu/
+#                                  everything the GPU machine lacks (the build with the Dawn
+#                                  runtime beside its WebGPU provider, the Vulkan loader packages,
 #                                  Google Benchmark's library)
 #   scripts/gpu-check.sh run [--bench]
 #                                  there, from the repository root with .gpu/ beside it: brings up
@@ -16,26 +17,32 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/gpu-env.sh
 STAGE=.gpu
+# The build tree prepare makes and stages (`make build` into it).
+BUILD=${BUILD:-build}
 # Vulkan loader and the GL vendor-neutral dispatch libraries the NVIDIA ICD needs.
 LOADER_PACKAGES=(libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 
 prepare() {
-  make build
-  rm -rf "$STAGE/build" "$STAGE/lib" && mkdir -p "$STAGE/build/tests" "$STAGE/build/bench" \
-    "$STAGE/build/tools" "$STAGE/build/examples" "$STAGE/lib" "$STAGE/debs"
+  make build BUILD="$BUILD"
+  rm -rf "$STAGE/build" "$STAGE/lib" && mkdir -p "$STAGE/build/devtensor" "$STAGE/build/tests" \
+    "$STAGE/build/bench" "$STAGE/build/tools" "$STAGE/build/examples" "$STAGE/lib" "$STAGE/debs"
   local exclude
   exclude=$(git rev-parse --git-path info/exclude)
   mkdir -p "$(dirname "$exclude")"
   grep -qxF "/$STAGE/" "$exclude" 2>/dev/null || echo "/$STAGE/" >>"$exclude"
-  cp -a build/libdevtensor.so* build/libdevtensor_webgpu.so "$STAGE/build/"
-  cp -a build/tests/devtensor_tests build/tests/onnx_conformance build/tests/exit_with_live_objects \
-    build/tests/*.so "$STAGE/build/tests/"
-  cp -a build/bench/devtensor_bench build/bench/devtensor_webgpu_bench "$STAGE/build/bench/"
-  cp -a build/tools/devtensor "$STAGE/build/tools/"
-  cp -a build/examples/hello_tensors build/examples/kv_cache_append build/examples/decode_loop \
+  # The build tree's layout: the providers in devtensor/ beside the library, Dawn beside them.
+  local b=$BUILD
+  cp -a "$b"/libdevtensor.so* "$STAGE/build/"
+  cp -a "$b/devtensor/libdevtensor_webgpu.so" "$STAGE/build/devtensor/"
+  cp -a "$b/tests/devtensor_tests" "$b/tests/onnx_conformance" "$b/tests/exit_with_live_objects" \
+    "$b"/tests/*.so "$STAGE/build/tests/"
+  cp -a "$b/bench/devtensor_bench" "$b/bench/devtensor_webgpu_bench" "$STAGE/build/bench/"
+  cp -a "$b/tools/devtensor" "$b/tools/devtensor-bench" "$STAGE/build/tools/"
+  cp -a "$b/examples/hello_tensors" "$b/examples/kv_cache_append" "$b/examples/decode_loop" \
     "$STAGE/build/examples/"
   find "$STAGE/build" -type f -exec strip --strip-debug {} +
-  cp -a deps/dawn/libwebgpu_wrapper.so "$STAGE/lib/"
+  # Dawn as it was shipped (not stripped), beside the provider as in the build tree.
+  cp -a "$b/devtensor/libwebgpu_wrapper.so" "$STAGE/build/devtensor/"
   cp -a /usr/lib/x86_64-linux-gnu/libbenchmark.so.1* /usr/lib/x86_64-linux-gnu/libonnx_proto.so.1* \
     /usr/lib/x86_64-linux-gnu/libprotobuf.so.32* "$STAGE/lib/"
   # The ONNX node tests of the ops devtensor implements.

@@ -154,7 +154,7 @@ namespace {
 // The WebGPU provider's fault-injection hook (see DtWebGpuDebugFailBufferAfter in context.cpp).
 using FailBufferAfter = void (*)(int64_t);
 FailBufferAfter WebGpuFailBufferAfter() {
-  void* library = dlopen((ProviderDirectory() + "/../libdevtensor_webgpu.so").c_str(),
+  void* library = dlopen((BundledProviderDirectory() + "/libdevtensor_webgpu.so").c_str(),
                          RTLD_NOW | RTLD_NOLOAD);
   if (library == nullptr) return nullptr;
   auto hook = reinterpret_cast<FailBufferAfter>(dlsym(library, "DtWebGpuDebugFailBufferAfter"));

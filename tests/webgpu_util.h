@@ -24,11 +24,20 @@ namespace wgpu = devtensor::wgpu;
 
 inline uint64_t RoundUp4(uint64_t v) { return (v + 3) & ~uint64_t(3); }
 
-// Where the provider loads the runtime from: DEVTENSOR_WEBGPU_RUNTIME when set, else the build's
-// default.
+// Where DtCreateEnv loads the provider libraries that ship with devtensor from: devtensor/ beside
+// the libdevtensor.so this process loaded, wherever the build tree is.
+inline std::string BundledProviderDirectory() {
+  Dl_info info{};
+  const bool found = dladdr(reinterpret_cast<void*>(&DtCreateEnv), &info) != 0 && info.dli_fname;
+  const std::string library = found ? info.dli_fname : "";
+  return library.substr(0, library.rfind('/') + 1) + "devtensor";
+}
+
+// Where the provider loads the runtime from: DEVTENSOR_WEBGPU_RUNTIME when set, else the copy the
+// build put beside the provider.
 inline std::string DawnRuntimePath() {
   const char* path = std::getenv("DEVTENSOR_WEBGPU_RUNTIME");
-  return path != nullptr && *path ? path : DT_TEST_WEBGPU_RUNTIME;
+  return path != nullptr && *path ? path : BundledProviderDirectory() + "/libwebgpu_wrapper.so";
 }
 
 // The runtime's functions. dlopen of the path the provider used returns the library it loaded, so

@@ -48,6 +48,11 @@ std::string OwnDirectory() {
   return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
 }
 
+// Where the provider libraries that ship with devtensor are, with a trailing '/'.
+std::string BundledProviderDirectory() {
+  return OwnDirectory() + kProviderDirectory + "/";
+}
+
 bool FileExists(const std::string& path) {
   struct stat st{};
   return stat(path.c_str(), &st) == 0;
@@ -127,14 +132,15 @@ DtStatus* DtCreateEnv(DtEnv** env) {
     DT_RETURN_IF_ERROR(
         ProviderInstance::FromInit(devtensor::kCpuProviderName, &DtCpuProviderInit, &cpu));
     created->providers.push_back(std::move(cpu));
-    const std::string directory = devtensor::OwnDirectory();
+    const std::string directory = devtensor::BundledProviderDirectory();
     for (const char* name : devtensor::kInternalProviderLibraries) {
       const std::string path = directory + "libdevtensor_" + name + ".so";
       if (!devtensor::FileExists(path)) {
         created->internal_provider_notes.push_back(
             "provider '" + std::string(name) + "': " + path +
-            " does not exist; install devtensor with its provider libraries (cmake --install) or "
-            "register one with DtRegisterProviderLibrary");
+            " does not exist; install devtensor with its provider libraries (cmake --install puts "
+            "them in " + devtensor::kProviderDirectory + "/ beside libdevtensor.so) or register "
+            "one with DtRegisterProviderLibrary");
         continue;
       }
       std::shared_ptr<ProviderInstance> provider;

@@ -7,33 +7,49 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace devtensor::webgpu {
 namespace {
 
-// Where the build found the runtime (deps/dawn of the source tree), as a default.
-#ifndef DEVTENSOR_WEBGPU_RUNTIME_PATH
-#define DEVTENSOR_WEBGPU_RUNTIME_PATH ""
-#endif
 constexpr const char* kRuntimeFile = "libwebgpu_wrapper.so";
 
 std::mutex g_mutex;
 Runtime* g_runtime = nullptr;  // never freed: lives as long as the process
 
-void* OpenLibrary(std::string* path, std::string* why) {
-  std::vector<std::pair<std::string, std::string>> candidates;  // (path, where it came from)
+// Directory of the provider library (the file this code was loaded from), with a trailing '/';
+// empty if it cannot be told.
+std::string ProviderDirectory() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&GetRuntime), &info) == 0 || info.dli_fname == nullptr) {
+    return {};
+  }
+  const std::string path = info.dli_fname;
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+}
+
+// Where the runtime is looked for, in order, each with where it came from.
+std::vector<std::pair<std::string, std::string>> RuntimeCandidates() {
   // The variable, when set, is the only place looked at: a wrong path must not be papered over.
   if (const char* env = std::getenv("DEVTENSOR_WEBGPU_RUNTIME"); env && *env) {
-    candidates.emplace_back(env, "DEVTENSOR_WEBGPU_RUNTIME");
-  } else {
-    if (*DEVTENSOR_WEBGPU_RUNTIME_PATH) {
-      candidates.emplace_back(DEVTENSOR_WEBGPU_RUNTIME_PATH, "the path configured at build time");
-    }
-    candidates.emplace_back(kRuntimeFile, "the system library search path");
+    return {{env, "DEVTENSOR_WEBGPU_RUNTIME"}};
   }
+  std::vector<std::pair<std::string, std::string>> candidates;
+  // A build tree and an installation both keep the runtime beside the provider.
+  if (const std::string directory = ProviderDirectory(); !directory.empty()) {
+    candidates.emplace_back(directory + kRuntimeFile, "beside the WebGPU provider");
+  }
+  candidates.emplace_back(kRuntimeFile, "the system library search path");
+  return candidates;
+}
+
+void* OpenLibrary(std::string* path, std::string* why) {
   std::string tried;
-  for (const auto& [candidate, origin] : candidates) {
+  for (const auto& [candidate, origin] : RuntimeCandidates()) {
     dlerror();
     // RTLD_NODELETE: Dawn stays mapped even if every handle is closed.
     void* library = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
@@ -45,8 +61,10 @@ void* OpenLibrary(std::string* path, std::string* why) {
     tried += " [" + candidate + " (" + origin + "): " + (error ? error : "not loadable") + "]";
   }
   *why = "the Dawn WebGPU runtime " + std::string(kRuntimeFile) + " could not be loaded; tried" +
-         tried + ". Run scripts/setup.sh (it unpacks the runtime into deps/dawn) or set " +
-         "DEVTENSOR_WEBGPU_RUNTIME to the library's path";
+         tried + ". Install devtensor with its runtime (cmake --install puts " + kRuntimeFile +
+         " beside libdevtensor_webgpu.so), in a source checkout run scripts/setup.sh (it unpacks " +
+         "the runtime into deps/dawn, which the build copies beside the provider), or set " +
+         "DEVTENSOR_WEBGPU_RUNTIME to the library's path (when it is set, nothing else is tried)";
   return nullptr;
 }
 

@@ -33,8 +33,10 @@ struct Runtime {
   std::vector<AdapterRecord> adapters;
 };
 
-// The process's runtime, loaded on the first call. On failure returns null and sets `why` to what
-// was tried and how to fix it; later calls try again.
+// The process's runtime, loaded on the first call from DEVTENSOR_WEBGPU_RUNTIME when it is set (and
+// from there only), else from libwebgpu_wrapper.so beside the provider library, else from the
+// system library search path. On failure returns null and sets `why` to what was tried and how to
+// fix it; later calls try again.
 const Runtime* GetRuntime(std::string* why);
 
 // How long WaitFor polls before it blocks.
