@@ -1,14 +1,13 @@
 // A Llama-shaped decode loop's state updates, three ways, on the same data (host, device and
 // captured: see decode/decode_step.h). The program checks that the three modes end with identical
-// state and tokens, and prints the time per step of each.
+// state and tokens, and prints the time per step of each. On a WebGPU adapter that the host's CPU
+// emulates (lavapipe) it says so: there the device modes are no faster than the host.
 //
 //   decode_loop [--device webgpu|cpu] [--mode all|host|device|captured] [--layers N]
 //               [--kv-heads N] [--head-dim N] [--max-length N] [--vocab N] [--start T]
 //               [--steps N]
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <map>
 #include <optional>
 #include <string>
@@ -16,6 +15,7 @@
 
 #include "decode/decode_step.h"
 #include "devtensor/devtensor.hpp"
+#include "options.h"
 
 namespace {
 
@@ -28,29 +28,21 @@ struct Options {
 
 Options Parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string key = argv[i], value = argv[i + 1];
-    if (key == "--device") o.device = value;
-    else if (key == "--mode") o.mode = value;
-    else if (key == "--layers") o.shape.layers = std::atoll(value.c_str());
-    else if (key == "--kv-heads") o.shape.kv_heads = std::atoll(value.c_str());
-    else if (key == "--head-dim") o.shape.head_dim = std::atoll(value.c_str());
-    else if (key == "--max-length") o.shape.max_length = std::atoll(value.c_str());
-    else if (key == "--vocab") o.shape.vocab = std::atoll(value.c_str());
-    else if (key == "--start") o.start = std::atoll(value.c_str());
-    else if (key == "--steps") o.steps = std::atoll(value.c_str());
-    else {
-      std::fprintf(stderr, "unknown option %s\n", key.c_str());
-      std::exit(2);
-    }
-  }
-  if (o.mode != "all" && o.mode != "host" && o.mode != "device" && o.mode != "captured") {
-    std::fprintf(stderr, "--mode must be all, host, device or captured\n");
-    std::exit(2);
-  }
+  example::Options options("decode_loop",
+                           "A decode loop's state (KV cache, mask, position ids, logits) updated "
+                           "on the host, on the device and as a replayed graph.");
+  options.add("--device", &o.device, "where the state lives", {"webgpu", "cpu"});
+  options.add("--mode", &o.mode, "which ways to run", {"all", "host", "device", "captured"});
+  options.add("--layers", &o.shape.layers, "layers, each with a K and a V cache", 1);
+  options.add("--kv-heads", &o.shape.kv_heads, "KV heads", 1);
+  options.add("--head-dim", &o.shape.head_dim, "head dimension", 1);
+  options.add("--max-length", &o.shape.max_length, "tokens a cache holds", 1);
+  options.add("--vocab", &o.shape.vocab, "vocabulary size (logits per step)", 1);
+  options.add("--start", &o.start, "tokens in the cache before the first step", 0);
+  options.add("--steps", &o.steps, "decode steps", 1);
+  options.parse(argc, argv);
   if (o.start + o.steps > o.shape.max_length) {
-    std::fprintf(stderr, "--start + --steps must not exceed --max-length\n");
-    std::exit(2);
+    options.fail("--start + --steps must not exceed --max-length");
   }
   return o;
 }
@@ -87,10 +79,24 @@ Result Run(decode::Mode mode, const Options& o) {
   return r;
 }
 
+// One line on what the device is, and a note when the host's CPU emulates it.
+void DescribeDevice(const Options& o) {
+  devtensor::Env env;
+  const devtensor::Device device =
+      env.device(o.device == "cpu" ? DT_DEVICE_CPU : DT_DEVICE_WEBGPU);
+  std::printf("  device: %s (%s)\n", device.name().c_str(), device.type_name());
+  if (device.type() != DT_DEVICE_CPU && device.runs_on_cpu()) {
+    std::printf("  note: this WebGPU adapter is a CPU (a software adapter): its kernels run on the "
+                "host's cores, so the device mode may well be slower than the host mode here\n");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options o = Parse(argc, argv);
+  std::printf("decode_loop: a decode loop's state (KV cache, mask, position ids, logits) updated on "
+              "the host, on the device and as a replayed graph, checked identical\n");
   std::printf("decode loop on %s: %lld layers, %lld KV heads, head dim %lld, fp16, max length %lld, "
               "vocab %lld, t = %lld .. %lld\n",
               o.device.c_str(), (long long)o.shape.layers, (long long)o.shape.kv_heads,
@@ -103,6 +109,7 @@ int main(int argc, char** argv) {
   }
   std::map<decode::Mode, Result> results;
   try {
+    DescribeDevice(o);
     for (decode::Mode mode : modes) {
       results[mode] = Run(mode, o);
       const Result& r = results[mode];

@@ -1,11 +1,22 @@
 /* Wrap a host array, copy a strided column slice of it into a new tensor, and print it. */
 #include <stdio.h>
+#include <string.h>
 #include "devtensor/devtensor.h"
 
 #define CHECK(call) do { DtStatus* s = (call); if (s) { \
   fprintf(stderr, "%s\n", DtGetErrorMessage(s)); DtReleaseStatus(s); return 1; } } while (0)
 
-int main(void) {
+static const char kUsage[] = "usage: hello_tensors [--help]\n"
+    "Wraps a host array without copying and copies a strided column slice of it out.\n";
+
+int main(int argc, char** argv) {
+  if (argc > 1) { /* the one option is --help */
+    int help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    if (!help) fprintf(stderr, "hello_tensors: unknown option %s\n\n", argv[1]);
+    fputs(kUsage, help ? stdout : stderr);
+    return help ? 0 : 2;
+  }
+  printf("hello_tensors: a host array wrapped without copying, and a strided column of it copied out\n");
   float host[3][4] = {{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9, 10, 11}};
   int64_t shape[2] = {3, 4}, column_shape[2] = {3, 1};
   DtEnv* env; const DtDevice* cpu; DtValue *matrix, *column, *copy;

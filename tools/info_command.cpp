@@ -1,26 +1,28 @@
 // `devtensor info`: lists providers, devices and their properties.
 #include <cstdio>
+#include <sstream>
+#include <string>
 
 #include "commands.h"
-#include "devtensor/devtensor.h"
+#include "devtensor/devtensor.hpp"
+
+const char* const kInfoUsage =
+    "usage: devtensor info\n"
+    "\n"
+    "Lists the providers devtensor loads (each with its library, version and provider ABI), the\n"
+    "devices each serves with their properties (a device the host's CPU emulates is marked so),\n"
+    "and, for each provider library that ships with devtensor but did not load, why and how to\n"
+    "fix it.\n"
+    "  -h, --help  this text\n";
 
 namespace {
 
-int Fail(DtStatus* status) {
-  std::fprintf(stderr, "devtensor: %s: %s\n", DtGetErrorCodeName(DtGetErrorCode(status)),
-               DtGetErrorMessage(status));
-  DtReleaseStatus(status);
-  return 1;
-}
-
-void PrintDevice(const DtDevice* device) {
-  DtDeviceInfo info = DT_DEVICE_INFO_INIT;
-  DtStatus* status = DtGetDeviceInfo(device, &info);
-  if (status != nullptr) {
-    Fail(status);
-    return;
+void PrintDevice(const devtensor::Device& device) {
+  const DtDeviceInfo info = device.info();
+  std::printf("    device %s:%d  %s\n", devtensor::device_type_name(info.type), info.id, info.name);
+  if (info.runs_on_cpu) {
+    std::printf("      runs on:          the host's CPU (emulated: expect it slower than host memory)\n");
   }
-  std::printf("    device %d:%d  %s\n", static_cast<int>(info.type), info.id, info.name);
   std::printf("      handles:          %s\n", info.is_addressable ? "pointers" : "opaque");
   std::printf("      streams:          %s\n", info.has_streams ? "asynchronous" : "synchronous");
   if (info.memory_bytes) {
@@ -33,28 +35,43 @@ void PrintDevice(const DtDevice* device) {
   std::printf("      offset alignment: %u bytes\n", info.offset_alignment);
 }
 
+void PrintProvider(const devtensor::Env& env, const DtProviderInfo& provider) {
+  std::printf("  %s (provider ABI %u.%u) %s, version %s\n", provider.registration_name,
+              provider.abi_major, provider.abi_minor,
+              provider.library_path[0] ? provider.library_path : "built in",
+              provider.version[0] ? provider.version : "not given");
+  const int32_t devices = env.device_count(provider.device_type);
+  for (int32_t id = 0; id < devices; ++id) PrintDevice(env.device(provider.device_type, id));
+}
+
+// Each line of DtGetProviderLoadErrors, indented; nothing when every library loaded.
+void PrintLoadErrors(const std::string& errors) {
+  if (errors.empty()) return;
+  std::printf("provider libraries not loaded:\n");
+  std::istringstream lines(errors);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) std::printf("  %s\n", line.c_str());
+  }
+}
+
 }  // namespace
 
-int InfoCommand() {
-  DtEnv* env = nullptr;
-  if (DtStatus* status = DtCreateEnv(&env)) return Fail(status);
-  size_t count = 0;
-  if (DtStatus* status = DtGetProviderCount(env, &count)) return Fail(status);
-  std::printf("devtensor %d.%d.%d\n", DT_VERSION_MAJOR, DT_VERSION_MINOR, DT_VERSION_PATCH);
-  std::printf("providers: %zu\n", count);
-  for (size_t i = 0; i < count; ++i) {
-    DtProviderInfo provider = DT_PROVIDER_INFO_INIT;
-    if (DtStatus* status = DtGetProviderInfo(env, i, &provider)) return Fail(status);
-    std::printf("  %s (provider ABI %u.%u) %s\n", provider.registration_name, provider.abi_major,
-                provider.abi_minor, provider.library_path[0] ? provider.library_path : "built in");
-    int32_t devices = 0;
-    if (DtStatus* status = DtGetDeviceCount(env, provider.device_type, &devices)) return Fail(status);
-    for (int32_t id = 0; id < devices; ++id) {
-      const DtDevice* device = nullptr;
-      if (DtStatus* status = DtGetDevice(env, provider.device_type, id, &device)) return Fail(status);
-      PrintDevice(device);
+int InfoCommand(int argc, char** argv) {
+  if (argc > 1) return HelpOrUsageError(argc, argv, kInfoUsage);
+  try {
+    devtensor::Env env;
+    const devtensor::Version library = devtensor::library_version();
+    std::printf("devtensor %s", library.text().c_str());
+    if (library != devtensor::header_version()) {
+      std::printf(" (this tool was built with devtensor.h %s)", devtensor::header_version().text().c_str());
     }
+    const std::vector<DtProviderInfo> providers = env.providers();
+    std::printf("\nproviders: %zu\n", providers.size());
+    for (const DtProviderInfo& provider : providers) PrintProvider(env, provider);
+    PrintLoadErrors(env.provider_load_errors());
+  } catch (const devtensor::Error& e) {
+    std::fprintf(stderr, "devtensor info: %s\n", e.what());
+    return 1;
   }
-  DtReleaseEnv(env);
   return 0;
 }

@@ -66,7 +66,7 @@ State MakeState(const devtensor::Env& env, devtensor::Device device, devtensor::
     }
   }
   s.kv_delta = Tensor::create(env, device, DT_FLOAT16, {1, shape.kv_heads, 1, shape.head_dim});
-  env.run("Fill", {}, {&s.kv_delta}, {devtensor::FloatAttribute("value", 0.125f)});
+  env.fill(s.kv_delta, 0.125f);
   s.mask = Tensor::create(env, device, DT_INT64, {1, shape.max_length});
   s.position_ids = Tensor::create(env, device, DT_INT64, {1, 1});
   s.length = Tensor::create(env, device, DT_INT32, {});
@@ -76,15 +76,15 @@ State MakeState(const devtensor::Env& env, devtensor::Device device, devtensor::
   Pattern(env, cpu, s.logits, 7);
   Pattern(env, cpu, s.logits_delta, 8);
   s.flip = Tensor::create(env, device, DT_FLOAT, {1});
-  env.run("Fill", {}, {&s.flip}, {devtensor::FloatAttribute("value", -1.0f)});
+  env.fill(s.flip, -1.0f);
   s.token = Tensor::create(env, device, DT_INT64, {1});
   return s;
 }
 
 void SetPosition(const devtensor::Env& env, State& s, int64_t start) {
-  env.run("Fill", {}, {&s.position_ids}, {devtensor::FloatAttribute("value", float(start - 1))});
-  env.run("Fill", {}, {&s.length}, {devtensor::FloatAttribute("value", float(start))});
-  env.run("UpdateAttentionMask", {&s.length}, {&s.mask});
+  env.fill(s.position_ids, start - 1);
+  env.fill(s.length, start);
+  env.update_attention_mask(s.mask, s.length);
 }
 
 void ModelStep(const devtensor::Env& env, State& s, const devtensor::Stream* stream) {
@@ -98,12 +98,12 @@ void ModelStep(const devtensor::Env& env, State& s, const devtensor::Stream* str
 
 void DeviceUpdate(const devtensor::Env& env, State& s, const devtensor::Stream* stream) {
   for (size_t l = 0; l < s.k_cache.size(); ++l) {
-    env.run("KvCacheAppend", {&s.new_k[l], &s.length}, {&s.k_cache[l]}, {}, stream);
-    env.run("KvCacheAppend", {&s.new_v[l], &s.length}, {&s.v_cache[l]}, {}, stream);
+    env.kv_cache_append(s.k_cache[l], s.new_k[l], s.length, stream);
+    env.kv_cache_append(s.v_cache[l], s.new_v[l], s.length, stream);
   }
-  env.run("UpdatePositionIds", {}, {&s.position_ids}, {}, stream);
-  env.run("UpdatePositionIds", {}, {&s.length}, {}, stream);
-  env.run("UpdateAttentionMask", {&s.length}, {&s.mask}, {}, stream);
+  env.update_position_ids(s.position_ids, 1, stream);
+  env.update_position_ids(s.length, 1, stream);
+  env.update_attention_mask(s.mask, s.length, stream);
   env.run("ArgMax", {&s.logits}, {&s.token},
           {devtensor::IntAttribute("axis", 1), devtensor::IntAttribute("keepdims", 0)}, stream);
 }
@@ -206,10 +206,6 @@ void Decoder::Restart(int64_t start) {
   position_ = start;
 }
 
-uint32_t Decoder::DeviceErrorFlags() const {
-  uint32_t flags = 0;
-  devtensor::Check(DtGetDeviceErrorFlags(device_.get(), &flags));
-  return flags;
-}
+uint32_t Decoder::DeviceErrorFlags() const { return device_.error_flags(); }
 
 }  // namespace decode

@@ -1,6 +1,8 @@
-// `devtensor bench`: runs the benchmark suite of bench/cases through Google Benchmark's runner,
-// shows progress on stderr, prints the tables at the end and writes bench.json, bench.md and
-// bandwidth.png (with its data and gnuplot script) to the output folder.
+// devtensor-bench, which `devtensor bench` runs: the benchmark suite of bench/cases through Google
+// Benchmark's runner. Shows progress on stderr, prints the tables at the end and writes bench.json,
+// bench.md and bandwidth.png (with its data and gnuplot script) to the output folder.
+#include "bench_command.h"
+
 #include <benchmark/benchmark.h>
 #include <sys/stat.h>
 
@@ -19,29 +21,11 @@
 #include "bench_reporter.h"
 #include "bench_results.h"
 #include "bench_tables.h"
+#include "bench_usage.h"
 #include "cases/cases.h"
-#include "commands.h"
 
 namespace devtensor::tools {
 namespace {
-
-constexpr const char* kUsage =
-    "usage: devtensor bench [--device webgpu|cpu] [--filter REGEX] [--repetitions N]\n"
-    "                       [--max-bytes N[K|M|G]] [--min-time SECONDS] [--decode-steps N]\n"
-    "                       [--out DIR] [--benchmark_...]\n"
-    "\n"
-    "Runs devtensor's benchmark cases beside their baselines (raw Dawn; cudaMemcpy when a CUDA\n"
-    "runtime is found: DEVTENSOR_BENCH_CUDART names one) and writes DIR/bench.json, DIR/bench.md\n"
-    "and DIR/bandwidth.png.\n"
-    "  --device        webgpu (default): transfers, small updates, KV append, decode step;\n"
-    "                  cpu: copies, KV append, decode step\n"
-    "  --filter        which cases (Google Benchmark's regex over names like upload/4096)\n"
-    "  --repetitions   repetitions of each case; tables show the median (default 3)\n"
-    "  --max-bytes     largest transfer (default DEVTENSOR_BENCH_MAX_BYTES or 1G)\n"
-    "  --min-time      seconds of devtensor time per repetition of a case (default 0.1)\n"
-    "  --decode-steps  timed decode steps per repetition (default 5)\n"
-    "  --out           output folder (default bench-out)\n"
-    "  --benchmark_... passed to Google Benchmark as they are\n";
 
 struct Options {
   std::string device = "webgpu";
@@ -83,14 +67,14 @@ bool Parse(int argc, char** argv, Options& o) {
       continue;
     }
     if (key == "--help" || key == "-h") {
-      std::fputs(kUsage, stdout);
+      std::fputs(kBenchUsage, stdout);
       std::exit(0);
     }
     if (const size_t eq = key.find('='); eq != std::string::npos) {
       value = key.substr(eq + 1);
       key = key.substr(0, eq);
     } else if (!IsOption(key)) {
-      std::fprintf(stderr, "devtensor bench: unknown option %s\n%s", key.c_str(), kUsage);
+      std::fprintf(stderr, "devtensor bench: unknown option %s\n%s", key.c_str(), kBenchUsage);
       return false;
     } else if (i + 1 < argc) {
       value = argv[++i];
@@ -119,7 +103,7 @@ bool Parse(int argc, char** argv, Options& o) {
       o.out = value;
       ok = !value.empty();
     } else {
-      std::fprintf(stderr, "devtensor bench: unknown option %s\n%s", key.c_str(), kUsage);
+      std::fprintf(stderr, "devtensor bench: unknown option %s\n%s", key.c_str(), kBenchUsage);
       return false;
     }
     if (!ok) {
@@ -190,7 +174,7 @@ bool WriteFile(const std::string& path, const std::string& text) {
 }  // namespace
 }  // namespace devtensor::tools
 
-int BenchCommand(int argc, char** argv) {
+int RunBenchSuite(int argc, char** argv) {
   using namespace devtensor::tools;
   namespace bench = devtensor::bench;
   Options o;
