@@ -265,6 +265,17 @@ bool Ok(DtStatus* s, const char* call) {
   return false;
 }
 
+// The outcome of a call that makes a tensor: it succeeds exactly when the model says it is
+// `valid`, and a failure leaves the out-parameter `value` as it was (kPoisonValue). True on success.
+bool Made(const char* call, DtStatus* status, bool valid, const DtValue* value) {
+  const bool ok = Ok(status, call);
+  if (ok != valid) {
+    Fail("%s %s, expected %s", call, ok ? "succeeded" : "failed", valid ? "success" : "failure");
+  }
+  if (!ok && value != kPoisonValue) Fail("%s failed but wrote its out-parameter", call);
+  return ok;
+}
+
 class Machine {
  public:
   void Run(Reader& in) {
@@ -575,14 +586,8 @@ class Machine {
     Trace("DtCreateTensor(%s, type %d, rank %zu, %zu bytes) -> slot %d",
           webgpu ? "webgpu" : device ? "cpu" : "NULL", int(type), shape.rank, bytes, slot);
     DtValue* value = kPoisonValue;
-    const bool ok = Ok(DtCreateTensor(g.env, device, type, shape.dims, shape.rank, &value),
-                       "DtCreateTensor");
-    if (ok != valid) Fail("DtCreateTensor %s, expected %s", ok ? "succeeded" : "failed",
-                          valid ? "success" : "failure");
-    if (!ok) {
-      if (value != kPoisonValue) Fail("DtCreateTensor failed but wrote its out-parameter");
-      return;
-    }
+    DtStatus* status = DtCreateTensor(g.env, device, type, shape.dims, shape.rank, &value);
+    if (!Made("DtCreateTensor", status, valid, value)) return;
     const int id = TrackCreated(value, webgpu, bytes);
     ReleaseTensor(slot);
     Adopt(slot, value, Contiguous(id, type, shape, 0), "DtCreateTensor");
@@ -607,15 +612,9 @@ class Machine {
     Trace("DtCreateTensorWithData(cpu, %zu bytes at %zu, type %d, rank %zu, %zu bytes) -> slot %d",
           data_bytes, offset, int(type), shape.rank, bytes, slot);
     DtValue* value = kPoisonValue;
-    const bool ok = Ok(DtCreateTensorWithData(g.env, g.cpu, data, data_bytes, offset, type,
-                                              shape.dims, shape.rank, &value),
-                       "DtCreateTensorWithData");
-    if (ok != valid) Fail("DtCreateTensorWithData %s, expected %s", ok ? "succeeded" : "failed",
-                          valid ? "success" : "failure");
-    if (!ok) {
-      if (value != kPoisonValue) Fail("DtCreateTensorWithData failed but wrote its out-parameter");
-      return;
-    }
+    DtStatus* status = DtCreateTensorWithData(g.env, g.cpu, data, data_bytes, offset, type,
+                                              shape.dims, shape.rank, &value);
+    if (!Made("DtCreateTensorWithData", status, valid, value)) return;
     const int id = NewStorage();
     Storage& s = storages_[id];
     s.bytes = data_bytes;
@@ -645,15 +644,9 @@ class Machine {
     Trace("DtCreateTensorView(slot %d, offset %zu, type %d, rank %zu, %zu bytes) -> slot %d", base,
           offset, int(type), shape.rank, bytes, slot);
     DtValue* value = kPoisonValue;
-    const bool ok = Ok(DtCreateTensorView(TensorAt(base), offset, type, shape.dims, shape.rank,
-                                          &value),
-                       "DtCreateTensorView");
-    if (ok != valid) Fail("DtCreateTensorView %s, expected %s", ok ? "succeeded" : "failed",
-                          valid ? "success" : "failure");
-    if (!ok) {
-      if (value != kPoisonValue) Fail("DtCreateTensorView failed but wrote its out-parameter");
-      return;
-    }
+    DtStatus* status = DtCreateTensorView(TensorAt(base), offset, type, shape.dims, shape.rank,
+                                          &value);
+    if (!Made("DtCreateTensorView", status, valid, value)) return;
     ++storages_[layout.storage].refs;  // the base may be the tensor in `slot`
     ReleaseTensor(slot);
     --storages_[layout.storage].refs;
@@ -684,13 +677,8 @@ class Machine {
     Trace("DtSliceTensor(slot %d, axis %zu, start %" PRId64 ", length %" PRId64 ") -> slot %d",
           base, axis, start, length, slot);
     DtValue* value = kPoisonValue;
-    const bool ok = Ok(DtSliceTensor(TensorAt(base), axis, start, length, &value), "DtSliceTensor");
-    if (ok != valid) Fail("DtSliceTensor %s, expected %s", ok ? "succeeded" : "failed",
-                          valid ? "success" : "failure");
-    if (!ok) {
-      if (value != kPoisonValue) Fail("DtSliceTensor failed but wrote its out-parameter");
-      return;
-    }
+    DtStatus* status = DtSliceTensor(TensorAt(base), axis, start, length, &value);
+    if (!Made("DtSliceTensor", status, valid, value)) return;
     ++storages_[layout.storage].refs;
     ReleaseTensor(slot);
     --storages_[layout.storage].refs;
