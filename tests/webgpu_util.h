@@ -14,9 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "core/builtin_providers.h"
 #include "devtensor/devtensor.h"
-#include "test_util.h"
+#include "platform/loaded_file.h"
 #include "providers/webgpu/webgpu_api.h"
+#include "test_util.h"
 
 namespace devtensor_test {
 
@@ -27,10 +29,8 @@ inline uint64_t RoundUp4(uint64_t v) { return (v + 3) & ~uint64_t(3); }
 // Where DtCreateEnv loads the provider libraries that ship with devtensor from: devtensor/ beside
 // the libdevtensor.so this process loaded, wherever the build tree is.
 inline std::string BundledProviderDirectory() {
-  Dl_info info{};
-  const bool found = dladdr(reinterpret_cast<void*>(&DtCreateEnv), &info) != 0 && info.dli_fname;
-  const std::string library = found ? info.dli_fname : "";
-  return library.substr(0, library.rfind('/') + 1) + "devtensor";
+  return devtensor::DirectoryOfLoadedFile(reinterpret_cast<const void*>(&DtCreateEnv)) +
+         devtensor::kProviderDirectory;
 }
 
 // Where the provider loads the runtime from: DEVTENSOR_WEBGPU_RUNTIME when set, else the copy the

@@ -1,7 +1,6 @@
 // DtEnv and the provider registry: creation, registration of provider libraries, device lookup.
 #include "core/env.h"
 
-#include <dlfcn.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include "core/c_enum.h"
 #include "core/status.h"
 #include "core/struct_size.h"
+#include "platform/loaded_file.h"
 
 using devtensor::Error;
 using devtensor::Guarded;
@@ -37,20 +37,11 @@ bool TryProvider(ProviderInstance* provider, const DtDevice* src, const DtDevice
   return false;
 }
 
-// Directory of the file this code was loaded from, with a trailing '/'.
-std::string OwnDirectory() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&DtCreateEnv), &info) == 0 || info.dli_fname == nullptr) {
-    return {};
-  }
-  std::string path = info.dli_fname;
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
-}
-
-// Where the provider libraries that ship with devtensor are, with a trailing '/'.
+// Where the provider libraries that ship with devtensor are: beside this library, in
+// kProviderDirectory; with a trailing '/'.
 std::string BundledProviderDirectory() {
-  return OwnDirectory() + kProviderDirectory + "/";
+  return DirectoryOfLoadedFile(reinterpret_cast<const void*>(&DtCreateEnv)) + kProviderDirectory +
+         "/";
 }
 
 bool FileExists(const std::string& path) {
@@ -136,23 +127,20 @@ DtStatus* DtCreateEnv(DtEnv** env) {
     for (const char* name : devtensor::kInternalProviderLibraries) {
       const std::string path = directory + "libdevtensor_" + name + ".so";
       if (!devtensor::FileExists(path)) {
-        created->internal_provider_notes.push_back(
+        created->provider_load_errors +=
             "provider '" + std::string(name) + "': " + path +
             " does not exist; install devtensor with its provider libraries (cmake --install puts "
             "them in " + devtensor::kProviderDirectory + "/ beside libdevtensor.so) or register "
-            "one with DtRegisterProviderLibrary");
+            "one with DtRegisterProviderLibrary\n";
         continue;
       }
       std::shared_ptr<ProviderInstance> provider;
       DtStatus* status = ProviderInstance::Load(name, path, &provider);
       if (status == nullptr) status = devtensor::AddProvider(created.get(), std::move(provider));
       if (status != nullptr) {
-        created->internal_provider_notes.push_back(DtGetErrorMessage(status));
+        created->provider_load_errors += std::string(DtGetErrorMessage(status)) + "\n";
         DtReleaseStatus(status);
       }
-    }
-    for (const std::string& note : created->internal_provider_notes) {
-      created->provider_load_errors += note + "\n";
     }
     *env = created.release();
     return nullptr;
@@ -293,9 +281,11 @@ DtStatus* DtGetDevice(DtEnv* env, DtDeviceType type, int32_t device_id, const Dt
     std::string message = "device " + wanted + " not found: no registered provider serves device type " +
                           std::to_string(raw_type) + " (" + devtensor::DeviceTypeName(raw_type) +
                           ")";
-    if (!env->internal_provider_notes.empty()) {
-      message += "; internal provider libraries tried:";
-      for (const auto& note : env->internal_provider_notes) message += " [" + note + "]";
+    const std::string& errors = env->provider_load_errors;
+    if (!errors.empty()) message += "; internal provider libraries tried:";
+    for (size_t start = 0, end; (end = errors.find('\n', start)) != std::string::npos;
+         start = end + 1) {
+      message += " [" + errors.substr(start, end - start) + "]";
     }
     message += "; register a provider library for it with DtRegisterProviderLibrary";
     return devtensor::MakeStatus(DT_NOT_FOUND, std::move(message));

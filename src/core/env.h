@@ -13,9 +13,8 @@ struct DtEnv {
   mutable std::shared_mutex mutex;
   // Registration order; the built-in CPU provider first, always.
   std::vector<std::shared_ptr<devtensor::ProviderInstance>> providers;
-  // Why each internal provider library beside this library did not load (for DT_NOT_FOUND).
-  std::vector<std::string> internal_provider_notes;
-  // The notes one per line, for DtGetProviderLoadErrors.
+  // Why each provider library that ships with devtensor did not load, one line each (for
+  // DtGetProviderLoadErrors and DtGetDevice's DT_NOT_FOUND).
   std::string provider_load_errors;
 };
 

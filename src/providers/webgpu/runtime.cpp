@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "platform/loaded_file.h"
+
 namespace devtensor::webgpu {
 namespace {
 
@@ -19,18 +21,6 @@ constexpr const char* kRuntimeFile = "libwebgpu_wrapper.so";
 
 std::mutex g_mutex;
 Runtime* g_runtime = nullptr;  // never freed: lives as long as the process
-
-// Directory of the provider library (the file this code was loaded from), with a trailing '/';
-// empty if it cannot be told.
-std::string ProviderDirectory() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&GetRuntime), &info) == 0 || info.dli_fname == nullptr) {
-    return {};
-  }
-  const std::string path = info.dli_fname;
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
-}
 
 // Where the runtime is looked for, in order, each with where it came from.
 std::vector<std::pair<std::string, std::string>> RuntimeCandidates() {
@@ -40,7 +30,8 @@ std::vector<std::pair<std::string, std::string>> RuntimeCandidates() {
   }
   std::vector<std::pair<std::string, std::string>> candidates;
   // A build tree and an installation both keep the runtime beside the provider.
-  if (const std::string directory = ProviderDirectory(); !directory.empty()) {
+  const void* provider = reinterpret_cast<const void*>(&GetRuntime);
+  if (const std::string directory = DirectoryOfLoadedFile(provider); !directory.empty()) {
     candidates.emplace_back(directory + kRuntimeFile, "beside the WebGPU provider");
   }
   candidates.emplace_back(kRuntimeFile, "the system library search path");
