@@ -306,6 +306,18 @@ inline void CheckHostElements(const char* what, DtElementType type, const Shape&
   }
 }
 
+/// Throws unless `bytes` host bytes are exactly a tensor of `type` and `shape`; `what` names the
+/// calling helper.
+inline void CheckHostBytes(const char* what, DtElementType type, const Shape& shape, size_t bytes) {
+  const size_t expected = ElementCount(shape) * DtGetElementSize(type);
+  if (bytes != expected) {
+    throw Error(DT_INVALID_ARGUMENT, std::string(what) + ": " + std::to_string(bytes) +
+                                         " host bytes for a " + DtGetElementTypeName(type) +
+                                         " tensor of shape " + ShapeText(shape) + " (" +
+                                         std::to_string(expected) + " bytes)");
+  }
+}
+
 /// The range of an integer element type, as far as int64 reaches (uint64: up to INT64_MAX).
 inline std::pair<int64_t, int64_t> IntegerRange(DtElementType type) {
   switch (type) {
@@ -906,13 +918,7 @@ inline Tensor Tensor::wrap(const Env& env, Device device, void* data, size_t dat
 
 inline Tensor Tensor::from_host_bytes(const Env& env, Device device, DtElementType type,
                                       const Shape& shape, const void* data, size_t bytes) {
-  const size_t expected = detail::ElementCount(shape) * DtGetElementSize(type);
-  if (bytes != expected) {
-    throw Error(DT_INVALID_ARGUMENT, "from_host: " + std::to_string(bytes) +
-                                         " host bytes for a " + DtGetElementTypeName(type) +
-                                         " tensor of shape " + detail::ShapeText(shape) + " (" +
-                                         std::to_string(expected) + " bytes)");
-  }
+  detail::CheckHostBytes("from_host", type, shape, bytes);
   Tensor tensor = create(env, device, type, shape);
   if (bytes == 0) return tensor;
   // The host memory is only read: it is the copy's source.
@@ -925,14 +931,7 @@ inline Tensor Tensor::from_host_bytes(const Env& env, Device device, DtElementTy
 inline void Tensor::to_host_bytes(const Env& env, void* data, size_t bytes) const {
   const DtElementType element_type = type();
   const Shape dims = shape();
-  const size_t expected = element_count() * DtGetElementSize(element_type);
-  if (bytes != expected) {
-    throw Error(DT_INVALID_ARGUMENT, "to_host: " + std::to_string(bytes) +
-                                         " host bytes for a " +
-                                         DtGetElementTypeName(element_type) + " tensor of shape " +
-                                         detail::ShapeText(dims) + " (" +
-                                         std::to_string(expected) + " bytes)");
-  }
+  detail::CheckHostBytes("to_host", element_type, dims, bytes);
   if (bytes == 0) return;
   const Tensor host = wrap(env, env.device(DT_DEVICE_CPU), data, bytes, 0, element_type, dims);
   env.copy(*this, host);
