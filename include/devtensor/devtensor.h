@@ -812,6 +812,26 @@ DT_EXPORT DtStatus* DtRunOp(DtEnv* env, const char* op_type, const DtValue* cons
                             const DtAttribute* attributes, size_t num_attributes,
                             DtStream* stream);
 
+/**
+ * Says, without running anything, whether `device` has a kernel for `op_type` with
+ * `element_type` as its principal type: the type of the op's data, which its other tensors share
+ * or depend on. That is inputs[0]'s type for Cast (whatever its `to`), Add, Sub, Mul, Div,
+ * ScatterND, ArgMax, Expand and KvCacheAppend; X's (inputs[1]) for Where; the output's for Fill,
+ * UpdateAttentionMask and UpdatePositionIds. 0 also for an element type the op's definition
+ * refuses (Add on bool, say). A call the device supports may still fail for its shapes or
+ * values.
+ *
+ * @param env the environment
+ * @param device the device
+ * @param op_type the op's name ("Add", "KvCacheAppend", ...)
+ * @param element_type the principal element type
+ * @param[out] supported receives 1 when there is a kernel, else 0
+ * @return NULL on success; DT_NOT_FOUND naming `op_type` when devtensor defines no such op;
+ *         DT_INVALID_ARGUMENT for a NULL argument or an element type that is no DtElementType
+ */
+DT_EXPORT DtStatus* DtGetOpSupport(DtEnv* env, const DtDevice* device, const char* op_type,
+                                   DtElementType element_type, int32_t* supported);
+
 /** Bit 0 of DtGetDeviceErrorFlags(): a KvCacheAppend position out of range (the write was
  * skipped). */
 #define DT_DEVICE_ERROR_KV_POSITION 1u

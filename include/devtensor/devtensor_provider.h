@@ -59,7 +59,7 @@ extern "C" {
  * incompatibly. */
 #define DT_PROVIDER_ABI_MAJOR 1
 /** Minor version of the provider ABI: grows when fields are appended to its structs. */
-#define DT_PROVIDER_ABI_MINOR 1
+#define DT_PROVIDER_ABI_MINOR 2
 
 /** The symbol every provider library exports; its type is DtProviderInitFn. */
 #define DT_PROVIDER_INIT_SYMBOL "DtProviderInit"
@@ -218,6 +218,64 @@ typedef struct DtDataTransfer {
 /** One op call as a provider sees it (see struct DtOpCall). */
 typedef struct DtOpCall DtOpCall;
 
+/** The ops devtensor defines (see @ref dt_ops), as a provider receives them in DtOpCall::op
+ * (ABI 1.2). The values never change; new ops get new values. */
+typedef enum DtOpId {
+  DT_OP_CAST = 1,                  /**< Cast */
+  DT_OP_ADD = 2,                   /**< Add */
+  DT_OP_SUB = 3,                   /**< Sub */
+  DT_OP_MUL = 4,                   /**< Mul */
+  DT_OP_DIV = 5,                   /**< Div */
+  DT_OP_WHERE = 6,                 /**< Where */
+  DT_OP_SCATTER_ND = 7,            /**< ScatterND */
+  DT_OP_ARGMAX = 8,                /**< ArgMax */
+  DT_OP_EXPAND = 9,                /**< Expand */
+  DT_OP_FILL = 10,                 /**< Fill */
+  DT_OP_UPDATE_ATTENTION_MASK = 11, /**< UpdateAttentionMask */
+  DT_OP_UPDATE_POSITION_IDS = 12,  /**< UpdatePositionIds */
+  DT_OP_KV_CACHE_APPEND = 13       /**< KvCacheAppend */
+} DtOpId;
+
+/** One more than the largest DtOpId of this header. */
+#define DT_OP_ID_END 14
+
+/** An op's attributes as the host parsed, checked and defaulted them (ABI 1.2): a provider reads
+ * the member of its call's op and never the DtAttribute list. Members of other ops are zero.
+ * Grows by appending members. */
+typedef struct DtOpParams {
+  size_t struct_size; /**< the size of the struct as the host knows it */
+  /** Cast */
+  struct {
+    DtElementType to; /**< the target type: the output's element type */
+  } cast;
+  /** ArgMax */
+  struct {
+    int64_t axis;              /**< in [0, rank of data): a negative attribute is made positive */
+    int32_t keepdims;          /**< 0 or 1 (default 1) */
+    int32_t select_last_index; /**< 0 or 1 (default 0) */
+  } argmax;
+  /** Fill */
+  struct {
+    float value;   /**< the `value` attribute */
+    uint64_t bits; /**< `value` converted to the output's element type as Cast converts it: the
+                        element's bytes, in the low bytes of this little-endian word */
+  } fill;
+  /** UpdatePositionIds */
+  struct {
+    int64_t increment; /**< the `increment` attribute (default 1), in int32 range for int32 ids */
+  } update_position_ids;
+} DtOpParams;
+
+/** Which element types a factory's RunOp takes for one op (ABI 1.2; see DtGetOpSupport() for the
+ * type each op is keyed by). */
+typedef struct DtOpSupport {
+  DtOpId op;              /**< the op */
+  uint64_t element_types; /**< bit `t` set: a kernel for DtElementType `t` */
+} DtOpSupport;
+
+/** The bit of DtOpSupport::element_types for one element type. */
+#define DT_ELEMENT_TYPE_BIT(type) (UINT64_C(1) << (unsigned)(type))
+
 /** One device type of a provider. */
 typedef struct DtProviderFactory {
   size_t struct_size;       /**< the size of the struct as the provider knows it */
@@ -327,8 +385,9 @@ typedef struct DtProviderFactory {
   DtStatus* (*GetNativeHandle)(void* state, int32_t device_id, const char* name, void** handle);
   /**
    * optional: runs an op on device `call->device_id` (see DtOpCall). The host has checked the
-   * call against the op's definition (counts, types, shapes, attributes) before. DT_NOT_SUPPORTED
-   * when the provider has no kernel for it. `stream` as in DtCopyPair.
+   * call against the op's definition (counts, types, shapes, attributes) and against the
+   * factory's op_support table before. DT_NOT_SUPPORTED when the provider still cannot run it
+   * (a tensor larger than the device's kernels address, say). `stream` as in DtCopyPair.
    *
    * @param state the factory's state
    * @param call the op call
@@ -379,6 +438,15 @@ typedef struct DtProviderFactory {
    * @return NULL on success, else the error
    */
   DtStatus* (*ReadErrorFlags)(void* state, int32_t device_id, uint32_t* flags);
+  /**
+   * optional (ABI 1.2), with op_support_count: the ops RunOp has kernels for and their element
+   * types, one entry per op; an op with no entry has no kernel. The host refuses other calls with
+   * DT_NOT_SUPPORTED before RunOp sees them, and DtGetOpSupport() reads it. Without it (a factory
+   * built against ABI 1.1) every op the host defines is handed to RunOp. Static: valid while the
+   * provider is loaded.
+   */
+  const DtOpSupport* op_support;
+  size_t op_support_count; /**< number of entries of op_support */
 } DtProviderFactory;
 
 /** One op call as a provider sees it. Tensors are on device `device_id` of the factory's type. */
@@ -390,8 +458,10 @@ struct DtOpCall {
   size_t num_inputs;                 /**< number of inputs */
   const DtTensorRef* const* outputs; /**< `num_outputs` outputs, written in place */
   size_t num_outputs;                /**< number of outputs */
-  const DtAttribute* attributes;     /**< `num_attributes` attributes */
+  const DtAttribute* attributes;     /**< `num_attributes` attributes, as the caller passed them */
   size_t num_attributes;             /**< number of attributes */
+  DtOpId op;                         /**< (ABI 1.2) the op, as an identifier */
+  const DtOpParams* params;          /**< (ABI 1.2) its attributes, parsed, checked, defaulted */
 };
 
 /** Size of a factory without its optional fields: the smallest struct_size the host accepts. */

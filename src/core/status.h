@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "common/return_if_error.h"
 #include "devtensor/devtensor.h"
 
 struct DtStatus {
@@ -46,13 +47,6 @@ DtStatus* Guarded(Body&& body) noexcept {
     return MakeStatus(DT_INTERNAL, "internal error: unknown exception");
   }
 }
-
-// Returns from the enclosing function when `expr` yields an error status.
-#define DT_RETURN_IF_ERROR(expr)              \
-  do {                                        \
-    DtStatus* dt_status_ = (expr);            \
-    if (dt_status_ != nullptr) return dt_status_; \
-  } while (0)
 
 }  // namespace devtensor
 

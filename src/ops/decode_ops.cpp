@@ -8,7 +8,7 @@
 #include "ops/attributes.h"
 #include "ops/convert.h"
 #include "ops/op_defs.h"
-#include "providers/host_memory/strided_copy.h"
+#include "host_memory/strided_copy.h"
 
 namespace devtensor::ops {
 

@@ -7,7 +7,7 @@
 
 #include "layout/layout.h"
 #include "ops/op_defs.h"
-#include "providers/host_memory/strided_copy.h"
+#include "host_memory/strided_copy.h"
 
 namespace devtensor::ops {
 

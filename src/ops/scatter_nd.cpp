@@ -13,7 +13,7 @@
 
 #include "ops/attributes.h"
 #include "ops/op_defs.h"
-#include "providers/host_memory/strided_copy.h"
+#include "host_memory/strided_copy.h"
 
 namespace devtensor::ops {
 

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "devtensor/devtensor_provider.h"
-#include "providers/host_memory/strided_copy.h"
+#include "host_memory/strided_copy.h"
 
 #ifndef DT_TEST_ABI_MAJOR
 #define DT_TEST_ABI_MAJOR DT_PROVIDER_ABI_MAJOR

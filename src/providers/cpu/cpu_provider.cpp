@@ -9,7 +9,7 @@
 
 #include "devtensor/devtensor_provider.h"
 #include "ops/ops.h"
-#include "providers/host_memory/strided_copy.h"
+#include "host_memory/strided_copy.h"
 
 namespace {
 

@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "layout/layout.h"
-#include "providers/host_memory/strided_copy.h"
+#include "host_memory/strided_copy.h"
 
 namespace devtensor::webgpu {
 

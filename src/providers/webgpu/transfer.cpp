@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "layout/layout.h"
-#include "providers/host_memory/strided_copy.h"
+#include "host_memory/strided_copy.h"
 #include "providers/webgpu/bulk_copy.h"
 #include "providers/webgpu/copy_kernel.h"
 #include "providers/webgpu/op_kernels.h"

@@ -1,7 +1,8 @@
-// Copies and clears of strided tensors in host-addressable memory. Used by every provider whose
-// bytes the CPU can touch (the CPU provider, host-side paths of device providers, test providers).
-#ifndef DEVTENSOR_PROVIDERS_HOST_MEMORY_STRIDED_COPY_H_
-#define DEVTENSOR_PROVIDERS_HOST_MEMORY_STRIDED_COPY_H_
+// Copies and clears of strided tensors in host-addressable memory: a utility of the core, the ops
+// and every provider whose bytes the CPU can touch (the CPU provider, host-side paths of device
+// providers, test providers).
+#ifndef DEVTENSOR_HOST_MEMORY_STRIDED_COPY_H_
+#define DEVTENSOR_HOST_MEMORY_STRIDED_COPY_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -20,4 +21,4 @@ void ZeroStrided(void* dst, const int64_t* strides, const int64_t* shape, size_t
 
 }  // namespace devtensor
 
-#endif  // DEVTENSOR_PROVIDERS_HOST_MEMORY_STRIDED_COPY_H_
+#endif  // DEVTENSOR_HOST_MEMORY_STRIDED_COPY_H_

@@ -1,4 +1,4 @@
-#include "providers/host_memory/strided_copy.h"
+#include "host_memory/strided_copy.h"
 
 #include <cstring>
 
