@@ -734,7 +734,7 @@ DT_EXPORT void DtReleaseStream(DtStream* stream);
  * DT_INVALID_ARGUMENT. Inputs and outputs may be views at any element offset and strided;
  * outputs are written in place and only their elements are written; an output may share storage
  * with an input (in-place updates). DT_NOT_SUPPORTED names the op, the element type and the
- * device when no kernel exists. Stream semantics as in DtCopyTensors().
+ * device when no kernel exists; DtGetOpSupport() says so beforehand. Stream semantics as in DtCopyTensors().
  *
  * ONNX ops (ONNX semantics, names and attributes; the caller allocates outputs of the right
  * shape): Cast (to), Add, Sub, Mul, Div (multidirectional broadcasting), Where, ScatterND

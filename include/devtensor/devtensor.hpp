@@ -782,6 +782,13 @@ class Env {
 
   // -- Ops
 
+  /// Whether `device` has a kernel for `op_type` with principal element type `type` (see
+  /// DtGetOpSupport); throws for an op devtensor does not define.
+  bool supports(Device device, const char* op_type, DtElementType type) const {
+    int32_t supported = 0;
+    Check(DtGetOpSupport(env_, device.get(), op_type, type, &supported));
+    return supported != 0;
+  }
   /// Runs the op `op_type` (see DtRunOp) on the device of its tensors.
   void run(const char* op_type, std::span<const Tensor* const> inputs,
            std::span<const Tensor* const> outputs, std::span<const DtAttribute> attributes = {},

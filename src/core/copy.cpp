@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/env.h"
-#include "core/status.h"
+#include "common/status.h"
 #include "core/stream.h"
 #include "core/tensor.h"
 

@@ -10,7 +10,7 @@
 
 #include "core/builtin_providers.h"
 #include "core/c_enum.h"
-#include "core/status.h"
+#include "common/status.h"
 #include "core/struct_size.h"
 #include "platform/loaded_file.h"
 

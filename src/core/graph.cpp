@@ -1,6 +1,6 @@
 // Graph capture: a stream records its work into a graph, which replays it with one submit. The
 // graph holds the storages the recorded work uses, so they live as long as it does.
-#include "core/status.h"
+#include "common/status.h"
 #include "core/stream.h"
 
 using devtensor::Error;

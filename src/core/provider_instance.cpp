@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "core/c_enum.h"
-#include "core/status.h"
+#include "common/status.h"
 #include "core/struct_size.h"
 
 namespace devtensor {
@@ -192,6 +192,10 @@ DtStatus* ProviderInstance::AddFactory(const DtProviderFactory* factory, size_t 
       !api.CreateDataTransfer || !api.Release) {
     return Error(DT_NOT_SUPPORTED, "provider '", registration_name_, "': factory ", index,
                  " lacks a required function");
+  }
+  if (api.op_support_count > 0 && api.op_support == nullptr) {
+    return Error(DT_NOT_SUPPORTED, "provider '", registration_name_, "': factory ", index,
+                 " has op_support_count ", api.op_support_count, " but op_support is NULL");
   }
   instance->has_streams = api.CreateStream && api.SynchronizeStream && api.ReleaseStream;
   // From here on the factory is owned: the destructor releases it.

@@ -1,9 +1,11 @@
-// DtRunOp: checks a call against the op's definition, then hands it to the provider of the
-// tensors' device.
+// DtRunOp: checks a call against the op's definition, parses its attributes once, and hands the
+// op's identifier and parameters to the provider of the tensors' device when its op support
+// table has a kernel for them. DtGetOpSupport reads the same table.
 #include <vector>
 
+#include "core/c_enum.h"
 #include "core/env.h"
-#include "core/status.h"
+#include "common/status.h"
 #include "core/stream.h"
 #include "core/tensor.h"
 #include "ops/ops.h"
@@ -25,6 +27,20 @@ ops::TensorView ViewOf(const DtValue& value) {
 
 bool SameDevice(const DtDevice* a, const DtDevice* b) {
   return a->info.type == b->info.type && a->info.id == b->info.id;
+}
+
+// Whether the factory has a kernel for `op` with principal type `type`: its op support table
+// says so, or it has RunOp and no table (a provider older than ABI 1.2), which decides by itself.
+bool FactorySupports(const DtProviderFactory& api, const ops::OpDefinition& op,
+                     DtElementType type) {
+  if (api.RunOp == nullptr) return false;
+  if (api.op_support == nullptr) return true;
+  for (size_t i = 0; i < api.op_support_count; ++i) {
+    if (EnumInteger(api.op_support[i].op) == static_cast<int32_t>(op.id)) {
+      return (api.op_support[i].element_types & DT_ELEMENT_TYPE_BIT(type)) != 0;
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -50,7 +66,8 @@ extern "C" DtStatus* DtRunOp(DtEnv* env, const char* op_type, const DtValue* con
   return Guarded([&]() -> DtStatus* {
     if (env == nullptr) return Error(DT_INVALID_ARGUMENT, "env is NULL");
     if (op_type == nullptr) return Error(DT_INVALID_ARGUMENT, "op_type is NULL");
-    if (!ops::IsKnownOp(op_type)) {
+    const ops::OpDefinition* op = ops::FindOp(op_type);
+    if (op == nullptr) {
       return Error(DT_NOT_SUPPORTED, "op_type '", op_type, "' is not an op devtensor defines");
     }
     if (num_inputs > 0 && inputs == nullptr) return Error(DT_INVALID_ARGUMENT, "inputs is NULL");
@@ -78,14 +95,19 @@ extern "C" DtStatus* DtRunOp(DtEnv* env, const char* op_type, const DtValue* con
     };
     for (size_t i = 0; i < num_outputs; ++i) DT_RETURN_IF_ERROR(add(outputs[i], "outputs", i, &out));
     for (size_t i = 0; i < num_inputs; ++i) DT_RETURN_IF_ERROR(add(inputs[i], "inputs", i, &in));
-    if (ops::OpError e = ops::CheckOp(op_type, in.data(), in.size(), out.data(), out.size(),
-                                      attributes, num_attributes)) {
-      return MakeStatus(e.code, std::move(e.message));
-    }
+    DtOpParams params{};
+    DT_RETURN_IF_ERROR(ops::CheckOp(*op, in.data(), in.size(), out.data(), out.size(), attributes,
+                                    num_attributes, &params));
     const FactoryInstance* factory = device->factory;
+    const DtElementType principal = ops::PrincipalType(*op, in.data(), out.data());
     if (factory->api.RunOp == nullptr) {
-      return Error(DT_NOT_SUPPORTED, op_type, " on ", DtGetElementTypeName(out[0].type), " on ",
+      return Error(DT_NOT_SUPPORTED, op_type, " on ", DtGetElementTypeName(principal), " on ",
                    DeviceText(device), ": the device's provider has no op kernels");
+    }
+    if (!FactorySupports(factory->api, *op, principal)) {
+      return Error(DT_NOT_SUPPORTED, op_type, " on ", DtGetElementTypeName(principal), " on ",
+                   DeviceText(device), ": the device has no kernel for this element type ",
+                   "(DtGetOpSupport lists what it has)");
     }
     std::vector<DtTensorRef> refs;
     refs.reserve(num_inputs + num_outputs);
@@ -108,6 +130,8 @@ extern "C" DtStatus* DtRunOp(DtEnv* env, const char* op_type, const DtValue* con
     call.num_outputs = num_outputs;
     call.attributes = attributes;
     call.num_attributes = num_attributes;
+    call.op = op->id;
+    call.params = &params;
 
     std::vector<std::shared_ptr<Storage>> done;  // dropped after the stream's lock
     std::unique_lock<std::mutex> lock;
@@ -119,6 +143,26 @@ extern "C" DtStatus* DtRunOp(DtEnv* env, const char* op_type, const DtValue* con
       for (size_t i = 0; i < num_inputs; ++i) HoldUntilDrained(stream, inputs[i]->storage);
       for (size_t i = 0; i < num_outputs; ++i) HoldUntilDrained(stream, outputs[i]->storage);
     }
+    return nullptr;
+  });
+}
+
+extern "C" DtStatus* DtGetOpSupport(DtEnv* env, const DtDevice* device, const char* op_type,
+                                    DtElementType element_type, int32_t* supported) {
+  return Guarded([&]() -> DtStatus* {
+    if (env == nullptr) return Error(DT_INVALID_ARGUMENT, "env is NULL");
+    if (device == nullptr) return Error(DT_INVALID_ARGUMENT, "device is NULL");
+    if (op_type == nullptr) return Error(DT_INVALID_ARGUMENT, "op_type is NULL");
+    if (supported == nullptr) return Error(DT_INVALID_ARGUMENT, "supported is NULL");
+    const int32_t type = EnumInteger(element_type);
+    if (!IsElementType(type)) {
+      return Error(DT_INVALID_ARGUMENT, "element_type ", type, " is not a DtElementType");
+    }
+    const ops::OpDefinition* op = ops::FindOp(op_type);
+    if (op == nullptr) {
+      return Error(DT_NOT_FOUND, "op_type '", op_type, "' is not an op devtensor defines");
+    }
+    *supported = op->takes(element_type) && FactorySupports(device->factory->api, *op, element_type);
     return nullptr;
   });
 }

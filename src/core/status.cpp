@@ -1,42 +1,6 @@
-#include "core/status.h"
-
+// The C API of statuses: their codes, messages and release.
+#include "common/status.h"
 #include "core/c_enum.h"
-
-#include <new>
-
-namespace devtensor {
-namespace {
-// Returned when even the status cannot be allocated; DtReleaseStatus never frees it.
-DtStatus g_out_of_memory{DT_OUT_OF_MEMORY, "out of host memory (while reporting an error)"};
-}  // namespace
-
-DtStatus* MakeStatus(DtErrorCode code, std::string message) {
-  if (code == DT_OK) return nullptr;
-  DtStatus* status = new (std::nothrow) DtStatus{code, {}};
-  if (status == nullptr) return &g_out_of_memory;
-  try {
-    status->message = std::move(message);
-  } catch (...) {
-    delete status;
-    return &g_out_of_memory;
-  }
-  return status;
-}
-
-bool IsStaticStatus(const DtStatus* status) { return status == &g_out_of_memory; }
-
-std::string ShapeText(const int64_t* shape, size_t rank) {
-  std::string text = "[";
-  for (size_t i = 0; i < rank; ++i) {
-    if (i) text += ", ";
-    text += std::to_string(shape[i]);
-  }
-  return text + "]";
-}
-
-}  // namespace devtensor
-
-using devtensor::IsStaticStatus;
 
 extern "C" {
 
@@ -46,9 +10,7 @@ const char* DtGetErrorMessage(const DtStatus* status) {
   return status ? status->message.c_str() : "";
 }
 
-void DtReleaseStatus(DtStatus* status) {
-  if (status != nullptr && !IsStaticStatus(status)) delete status;
-}
+void DtReleaseStatus(DtStatus* status) { devtensor::FreeStatus(status); }
 
 const char* DtGetErrorCodeName(DtErrorCode code) {
   const int32_t raw = devtensor::EnumInteger(code);

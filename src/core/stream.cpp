@@ -2,7 +2,7 @@
 #include "core/stream.h"
 
 #include "core/env.h"
-#include "core/status.h"
+#include "common/status.h"
 
 using devtensor::Error;
 using devtensor::Guarded;

@@ -7,7 +7,7 @@
 #include "core/c_enum.h"
 #include "core/env.h"
 #include "core/provider_instance.h"
-#include "core/status.h"
+#include "common/status.h"
 #include "layout/element_type.h"
 
 using devtensor::Error;

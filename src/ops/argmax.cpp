@@ -12,21 +12,13 @@ namespace devtensor::ops {
 
 namespace {
 
-struct ArgMaxParams {
-  size_t axis = 0;
-  bool keepdims = true;
-  bool select_last_index = false;
-};
-
-OpError Params(const OpCall& call, ArgMaxParams* params) {
+// Parses the attributes into call.params->argmax, the axis made non-negative.
+DtStatus* ParseAttributes(const OpCall& call) {
+  auto& params = call.params->argmax;
   Attributes attributes;
-  if (OpError e = Attributes::Parse(call,
-                                    {{"axis", DT_ATTR_INT},
-                                     {"keepdims", DT_ATTR_INT},
-                                     {"select_last_index", DT_ATTR_INT}},
-                                    &attributes)) {
-    return e;
-  }
+  DT_RETURN_IF_ERROR(Attributes::Parse(
+      call, {{"axis", DT_ATTR_INT}, {"keepdims", DT_ATTR_INT}, {"select_last_index", DT_ATTR_INT}},
+      &attributes));
   const TensorView& data = call.inputs[0];
   const int64_t rank = static_cast<int64_t>(data.rank);
   const int64_t axis = attributes.Int("axis", 0);
@@ -39,16 +31,16 @@ OpError Params(const OpCall& call, ArgMaxParams* params) {
                 ArgText("inputs", 0, "data"), " of shape ", ShapeText(data), " has rank ", rank,
                 " (valid: ", -rank, " to ", rank - 1, ")");
   }
-  params->axis = static_cast<size_t>(axis < 0 ? axis + rank : axis);
+  params.axis = axis < 0 ? axis + rank : axis;
   for (const char* name : {"keepdims", "select_last_index"}) {
     const int64_t value = attributes.Int(name, name[0] == 'k' ? 1 : 0);
     if (value != 0 && value != 1) {
       return Fail(DT_INVALID_ARGUMENT, call.op, "attribute '", name, "' is ", value,
                   " but must be 0 or 1");
     }
-    (name[0] == 'k' ? params->keepdims : params->select_last_index) = value == 1;
+    (name[0] == 'k' ? params.keepdims : params.select_last_index) = static_cast<int32_t>(value);
   }
-  return {};
+  return nullptr;
 }
 
 // a > b, where NaN is above every number and equal to NaN.
@@ -66,10 +58,11 @@ bool Greater(T a, T b) {
 
 }  // namespace
 
-OpError CheckArgMax(const OpCall& call) {
-  if (OpError e = CheckCounts(call, 1, "data", 1, "reduced")) return e;
-  ArgMaxParams params;
-  if (OpError e = Params(call, &params)) return e;
+DtStatus* CheckArgMax(const OpCall& call) {
+  DT_RETURN_IF_ERROR(CheckCounts(call, 1, "data", 1, "reduced"));
+  DT_RETURN_IF_ERROR(ParseAttributes(call));
+  const auto& params = call.params->argmax;
+  const size_t axis = static_cast<size_t>(params.axis);
   const TensorView &data = call.inputs[0], &reduced = call.outputs[0];
   if (!IsNumeric(data.type)) {
     return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("inputs", 0, "data"), " has element type ",
@@ -82,37 +75,37 @@ OpError CheckArgMax(const OpCall& call) {
   int64_t shape[DT_MAX_RANK];
   size_t rank = 0;
   for (size_t i = 0; i < data.rank; ++i) {
-    if (i != params.axis) {
+    if (i != axis) {
       shape[rank++] = data.shape[i];
     } else if (params.keepdims) {
       shape[rank++] = 1;
     }
   }
-  if (data.shape[params.axis] == 0 && ElementCount(shape, rank) > 0) {
+  if (data.shape[axis] == 0 && ElementCount(shape, rank) > 0) {
     return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("inputs", 0, "data"), " of shape ",
-                ShapeText(data), " has no elements along axis ", params.axis,
+                ShapeText(data), " has no elements along axis ", axis,
                 ", so it has no maximum there");
   }
   return CheckOutputShape(call, reduced, Arg{"outputs", 0, "reduced"}, shape, rank);
 }
 
-OpError RunArgMax(const OpCall& call) {
-  ArgMaxParams params;
-  if (OpError e = Params(call, &params)) return e;
+DtStatus* RunArgMax(const OpCall& call) {
+  const auto& params = call.params->argmax;
+  const size_t axis = static_cast<size_t>(params.axis);
   const TensorView &data = call.inputs[0], &reduced = call.outputs[0];
   // Walk data's shape with the axis collapsed to 1; the output's strides aligned to data's
   // dimensions (0 for the axis when keepdims drops it).
   int64_t outer_shape[DT_MAX_RANK], out_strides[DT_MAX_RANK];
   for (size_t i = 0, o = 0; i < data.rank; ++i) {
-    outer_shape[i] = i == params.axis ? 1 : data.shape[i];
-    if (i == params.axis && !params.keepdims) {
+    outer_shape[i] = i == axis ? 1 : data.shape[i];
+    if (i == axis && !params.keepdims) {
       out_strides[i] = 0;
     } else {
       out_strides[i] = reduced.strides[o++];
     }
   }
-  const int64_t length = data.shape[params.axis];
-  const int64_t step = data.strides[params.axis];
+  const int64_t length = data.shape[axis];
+  const int64_t step = data.strides[axis];
   std::array<const int64_t*, 2> strides = {data.strides, out_strides};
   VisitType(data.type, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -130,7 +123,7 @@ OpError RunArgMax(const OpCall& call) {
       Store<int64_t>(reduced.data, at[1], best);
     });
   });
-  return {};
+  return nullptr;
 }
 
 }  // namespace devtensor::ops

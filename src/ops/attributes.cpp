@@ -15,7 +15,7 @@ const char* AttributeTypeName(DtAttributeType type) {
   return "unknown";
 }
 
-OpError Attributes::Parse(const OpCall& call, std::initializer_list<AttributeSpec> specs,
+DtStatus* Attributes::Parse(const OpCall& call, std::initializer_list<AttributeSpec> specs,
                           Attributes* out) {
   std::string known;
   for (const AttributeSpec& spec : specs) {
@@ -63,7 +63,7 @@ OpError Attributes::Parse(const OpCall& call, std::initializer_list<AttributeSpe
   }
   out->attributes_ = call.attributes;
   out->count_ = call.num_attributes;
-  return {};
+  return nullptr;
 }
 
 const DtAttribute* Attributes::Find(const char* name) const {

@@ -21,7 +21,7 @@ class Attributes {
   // Checks `call`'s attributes against `specs`: every name non-NULL and one of the specs (else
   // DT_INVALID_ARGUMENT naming it and the names the op takes), no name twice, the declared type,
   // and non-NULL values for lists with a count. Keeps the call's attributes for the getters.
-  static OpError Parse(const OpCall& call, std::initializer_list<AttributeSpec> specs,
+  static DtStatus* Parse(const OpCall& call, std::initializer_list<AttributeSpec> specs,
                        Attributes* out);
 
   // The attribute named `name`, or null when the call has none.

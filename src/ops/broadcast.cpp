@@ -42,7 +42,7 @@ void BroadcastStrides(const TensorView& view, const int64_t* out_shape, size_t o
   }
 }
 
-OpError CheckBroadcastOutput(const OpCall& call, std::initializer_list<size_t> inputs,
+DtStatus* CheckBroadcastOutput(const OpCall& call, std::initializer_list<size_t> inputs,
                              std::initializer_list<const char*> names, const char* output_name) {
   // The shapes broadcast before input `until`, for messages (made only when one is needed).
   auto so_far = [&](size_t until) {

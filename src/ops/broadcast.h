@@ -39,7 +39,7 @@ void BroadcastStrides(const TensorView& view, const int64_t* out_shape, size_t o
 
 // Checks that the listed inputs broadcast together and that outputs[0] has the result's shape.
 // `names` are the inputs' op names, e.g. {"A", "B"}.
-OpError CheckBroadcastOutput(const OpCall& call, std::initializer_list<size_t> inputs,
+DtStatus* CheckBroadcastOutput(const OpCall& call, std::initializer_list<size_t> inputs,
                              std::initializer_list<const char*> names, const char* output_name);
 
 }  // namespace devtensor::ops

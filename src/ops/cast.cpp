@@ -29,10 +29,10 @@ const char* UnsupportedOnnxType(int64_t to) {
 
 }  // namespace
 
-OpError CheckCast(const OpCall& call) {
-  if (OpError e = CheckCounts(call, 1, "input", 1, "output")) return e;
+DtStatus* CheckCast(const OpCall& call) {
+  DT_RETURN_IF_ERROR(CheckCounts(call, 1, "input", 1, "output"));
   Attributes attributes;
-  if (OpError e = Attributes::Parse(call, {{"to", DT_ATTR_INT}}, &attributes)) return e;
+  DT_RETURN_IF_ERROR(Attributes::Parse(call, {{"to", DT_ATTR_INT}}, &attributes));
   const DtAttribute* to = attributes.Find("to");
   if (to == nullptr) return Fail(DT_INVALID_ARGUMENT, call.op, "attribute 'to' is required");
   if (const char* name = UnsupportedOnnxType(to->i)) {
@@ -49,10 +49,11 @@ OpError CheckCast(const OpCall& call) {
                 " has element type ", TypeName(output.type), " but 'to' is ", to->i, " (",
                 TypeName(static_cast<DtElementType>(to->i)), ")");
   }
+  call.params->cast.to = output.type;
   return CheckOutputShape(call, output, Arg{"outputs", 0, "output"}, input.shape, input.rank);
 }
 
-OpError RunCast(const OpCall& call) {
+DtStatus* RunCast(const OpCall& call) {
   const TensorView &input = call.inputs[0], &output = call.outputs[0];
   std::array<const int64_t*, 2> strides = {input.strides, output.strides};
   VisitType(input.type, [&](auto from_tag) {
@@ -64,7 +65,7 @@ OpError RunCast(const OpCall& call) {
       });
     });
   });
-  return {};
+  return nullptr;
 }
 
 }  // namespace devtensor::ops

@@ -14,41 +14,44 @@ namespace devtensor::ops {
 
 // ---- Fill: y := value (a float attribute, required), converted as Cast converts ---------------
 
-OpError CheckFill(const OpCall& call) {
-  if (OpError e = CheckCounts(call, 0, "", 1, "y")) return e;
+DtStatus* CheckFill(const OpCall& call) {
+  DT_RETURN_IF_ERROR(CheckCounts(call, 0, "", 1, "y"));
   Attributes attributes;
-  if (OpError e = Attributes::Parse(call, {{"value", DT_ATTR_FLOAT}}, &attributes)) return e;
-  if (attributes.Find("value") == nullptr) {
+  DT_RETURN_IF_ERROR(Attributes::Parse(call, {{"value", DT_ATTR_FLOAT}}, &attributes));
+  const DtAttribute* value = attributes.Find("value");
+  if (value == nullptr) {
     return Fail(DT_INVALID_ARGUMENT, call.op, "attribute 'value' (float) is required");
   }
-  return {};
+  // The value converted once, here, for every device: the element's bytes.
+  auto& fill = call.params->fill;
+  fill.value = value->f;
+  VisitType(call.outputs[0].type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    Store<T>(&fill.bits, 0, Convert<T>(fill.value));
+  });
+  return nullptr;
 }
 
-OpError RunFill(const OpCall& call) {
+DtStatus* RunFill(const OpCall& call) {
   const TensorView& y = call.outputs[0];
-  Attributes attributes;
-  if (OpError e = Attributes::Parse(call, {{"value", DT_ATTR_FLOAT}}, &attributes)) return e;
-  const float value = attributes.Find("value")->f;
   std::array<const int64_t*, 1> strides = {y.strides};
-  VisitType(y.type, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T converted = Convert<T>(value);
+  VisitWord(ElementBytes(y.type), [&](auto tag) {
+    using W = typename decltype(tag)::type;
+    const W bits = Load<W>(&call.params->fill.bits, 0);
     ForEachIndex<1>(y.shape, y.rank, strides, [&](const std::array<int64_t, 1>& at) {
-      Store<T>(y.data, at[0], converted);
+      Store<W>(y.data, at[0], bits);
     });
   });
-  return {};
+  return nullptr;
 }
 
 // ---- UpdateAttentionMask: mask[:, :n] = 1, mask[:, n:] = 0, n = clamp(total_length) -----------
 
-OpError CheckUpdateAttentionMask(const OpCall& call) {
-  if (OpError e = CheckCounts(call, 1, "total_length", 1, "mask")) return e;
+DtStatus* CheckUpdateAttentionMask(const OpCall& call) {
+  DT_RETURN_IF_ERROR(CheckCounts(call, 1, "total_length", 1, "mask"));
   Attributes attributes;
-  if (OpError e = Attributes::Parse(call, {}, &attributes)) return e;
-  if (OpError e = CheckInt32Scalar(call, call.inputs[0], Arg{"inputs", 0, "total_length"})) {
-    return e;
-  }
+  DT_RETURN_IF_ERROR(Attributes::Parse(call, {}, &attributes));
+  DT_RETURN_IF_ERROR(CheckInt32Scalar(call, call.inputs[0], Arg{"inputs", 0, "total_length"}));
   const TensorView& mask = call.outputs[0];
   if (mask.type != DT_INT32 && mask.type != DT_INT64) {
     return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("outputs", 0, "mask"), " has element type ",
@@ -58,13 +61,13 @@ OpError CheckUpdateAttentionMask(const OpCall& call) {
     return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("outputs", 0, "mask"), " has shape ",
                 ShapeText(mask), " but must be [batch, max_length] (rank 2)");
   }
-  return {};
+  return nullptr;
 }
 
-OpError RunUpdateAttentionMask(const OpCall& call) {
+DtStatus* RunUpdateAttentionMask(const OpCall& call) {
   const TensorView& mask = call.outputs[0];
   const int64_t max_length = mask.shape[1];
-  if (ElementCount(mask) == 0) return {};  // [huge, 0] must not loop over its rows
+  if (ElementCount(mask) == 0) return nullptr;  // [huge, 0] must not loop over its rows
   const int64_t total = std::clamp<int64_t>(LoadScalarInt32(call.inputs[0]), 0, max_length);
   auto fill = [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -79,24 +82,17 @@ OpError RunUpdateAttentionMask(const OpCall& call) {
   } else {
     fill(TypeTag<int64_t>{});
   }
-  return {};
+  return nullptr;
 }
 
 // ---- UpdatePositionIds: position_ids += increment (int attribute, default 1), wrapping --------
 
-namespace {
-OpError PositionIncrement(const OpCall& call, int64_t* increment) {
+DtStatus* CheckUpdatePositionIds(const OpCall& call) {
+  DT_RETURN_IF_ERROR(CheckCounts(call, 0, "", 1, "position_ids"));
   Attributes attributes;
-  if (OpError e = Attributes::Parse(call, {{"increment", DT_ATTR_INT}}, &attributes)) return e;
-  *increment = attributes.Int("increment", 1);
-  return {};
-}
-}  // namespace
-
-OpError CheckUpdatePositionIds(const OpCall& call) {
-  if (OpError e = CheckCounts(call, 0, "", 1, "position_ids")) return e;
-  int64_t increment = 0;
-  if (OpError e = PositionIncrement(call, &increment)) return e;
+  DT_RETURN_IF_ERROR(Attributes::Parse(call, {{"increment", DT_ATTR_INT}}, &attributes));
+  const int64_t increment = attributes.Int("increment", 1);
+  call.params->update_position_ids.increment = increment;
   const TensorView& ids = call.outputs[0];
   if (ids.type != DT_INT32 && ids.type != DT_INT64) {
     return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("outputs", 0, "position_ids"),
@@ -107,12 +103,11 @@ OpError CheckUpdatePositionIds(const OpCall& call) {
     return Fail(DT_INVALID_ARGUMENT, call.op, "attribute 'increment' is ", increment,
                 ", which int32 position_ids cannot hold");
   }
-  return {};
+  return nullptr;
 }
 
-OpError RunUpdatePositionIds(const OpCall& call) {
-  int64_t increment = 0;
-  if (OpError e = PositionIncrement(call, &increment)) return e;
+DtStatus* RunUpdatePositionIds(const OpCall& call) {
+  const int64_t increment = call.params->update_position_ids.increment;
   const TensorView& ids = call.outputs[0];
   std::array<const int64_t*, 1> strides = {ids.strides};
   auto add = [&](auto tag) {
@@ -127,23 +122,21 @@ OpError RunUpdatePositionIds(const OpCall& call) {
   } else {
     add(TypeTag<int64_t>{});
   }
-  return {};
+  return nullptr;
 }
 
 // ---- KvCacheAppend: cache[:, :, position:position + new_len, :] = new_kv ---------------------
 
-OpError CheckKvCacheAppend(const OpCall& call) {
-  if (OpError e = CheckCounts(call, 2, "new_kv, position", 1, "cache")) return e;
+DtStatus* CheckKvCacheAppend(const OpCall& call) {
+  DT_RETURN_IF_ERROR(CheckCounts(call, 2, "new_kv, position", 1, "cache"));
   Attributes attributes;
-  if (OpError e = Attributes::Parse(call, {}, &attributes)) return e;
+  DT_RETURN_IF_ERROR(Attributes::Parse(call, {}, &attributes));
   const TensorView &new_kv = call.inputs[0], &cache = call.outputs[0];
   if (new_kv.rank != 4) {
     return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("inputs", 0, "new_kv"), " has shape ",
                 ShapeText(new_kv), " but must be [batch, heads, new_len, head_dim] (rank 4)");
   }
-  if (OpError e = CheckInt32Scalar(call, call.inputs[1], Arg{"inputs", 1, "position"})) {
-    return e;
-  }
+  DT_RETURN_IF_ERROR(CheckInt32Scalar(call, call.inputs[1], Arg{"inputs", 1, "position"}));
   if (cache.rank != 4) {
     return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("outputs", 0, "cache"), " has shape ",
                 ShapeText(cache), " but must be [batch, heads, max_len, head_dim] (rank 4)");
@@ -162,10 +155,10 @@ OpError CheckKvCacheAppend(const OpCall& call) {
                   new_kv.shape[i], " and ", cache.shape[i]);
     }
   }
-  return {};
+  return nullptr;
 }
 
-OpError RunKvCacheAppend(const OpCall& call) {
+DtStatus* RunKvCacheAppend(const OpCall& call) {
   const TensorView &new_kv = call.inputs[0], &cache = call.outputs[0];
   const int64_t position = LoadScalarInt32(call.inputs[1]);
   const int64_t new_len = new_kv.shape[2], max_len = cache.shape[2];
@@ -176,11 +169,11 @@ OpError RunKvCacheAppend(const OpCall& call) {
                 " (needs 0 <= position and position + new_len <= max_len); the cache is unchanged");
   }
   // Nothing to write; the offset below could overflow with an empty cache's huge strides.
-  if (ElementCount(new_kv) == 0) return {};
+  if (ElementCount(new_kv) == 0) return nullptr;
   const size_t element_size = ElementBytes(cache.type);
   char* first = static_cast<char*>(cache.data) + position * cache.strides[2] * int64_t(element_size);
   CopyStrided(new_kv.data, new_kv.strides, first, cache.strides, new_kv.shape, 4, element_size);
-  return {};
+  return nullptr;
 }
 
 }  // namespace devtensor::ops

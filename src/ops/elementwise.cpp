@@ -43,30 +43,30 @@ T Apply(T a, T b) {
 }
 
 template <typename T>
-OpError CheckNoZeroDivisor(const OpCall& call, const TensorView& b) {
+DtStatus* CheckNoZeroDivisor(const OpCall& call, const TensorView& b) {
   bool zero = false;
   std::array<const int64_t*, 1> strides = {b.strides};
   ForEachIndex<1>(b.shape, b.rank, strides, [&](const std::array<int64_t, 1>& offset) {
     if (Load<T>(b.data, offset[0]) == T(0)) zero = true;
   });
-  if (!zero) return {};
+  if (!zero) return nullptr;
   return Fail(DT_INVALID_ARGUMENT, call.op, "division by zero: ", ArgText("inputs", 1, "B"),
               " (", TypeName(b.type), ", shape ", ShapeText(b),
               ") holds a zero, which integer division does not define; nothing was written");
 }
 
 template <Arithmetic kOp>
-OpError RunBinary(const OpCall& call) {
+DtStatus* RunBinary(const OpCall& call) {
   const TensorView &a = call.inputs[0], &b = call.inputs[1], &c = call.outputs[0];
-  return VisitType(c.type, [&](auto tag) -> OpError {
+  return VisitType(c.type, [&](auto tag) -> DtStatus* {
     using T = typename decltype(tag)::type;
     if constexpr (std::is_same_v<T, bool>) {
       return Fail(DT_INVALID_ARGUMENT, call.op, "bool is not a numeric type");
     } else {
       if constexpr (kOp == Arithmetic::kDiv && kIsInteger<T>) {
         // An empty result reads nothing, so B's zeros do not matter then.
-        if (ElementCount(c) == 0) return {};
-        if (OpError e = CheckNoZeroDivisor<T>(call, b)) return e;
+        if (ElementCount(c) == 0) return nullptr;
+        DT_RETURN_IF_ERROR(CheckNoZeroDivisor<T>(call, b));
       }
       int64_t sa[DT_MAX_RANK], sb[DT_MAX_RANK];
       BroadcastStrides(a, c.shape, c.rank, sa);
@@ -75,17 +75,17 @@ OpError RunBinary(const OpCall& call) {
       ForEachIndex<3>(c.shape, c.rank, strides, [&](const std::array<int64_t, 3>& at) {
         Store<T>(c.data, at[2], Apply<kOp, T>(Load<T>(a.data, at[0]), Load<T>(b.data, at[1])));
       });
-      return {};
+      return nullptr;
     }
   });
 }
 
 }  // namespace
 
-OpError CheckBinary(const OpCall& call) {
-  if (OpError e = CheckCounts(call, 2, "A, B", 1, "C")) return e;
+DtStatus* CheckBinary(const OpCall& call) {
+  DT_RETURN_IF_ERROR(CheckCounts(call, 2, "A, B", 1, "C"));
   Attributes attributes;
-  if (OpError e = Attributes::Parse(call, {}, &attributes)) return e;
+  DT_RETURN_IF_ERROR(Attributes::Parse(call, {}, &attributes));
   const TensorView &a = call.inputs[0], &b = call.inputs[1], &c = call.outputs[0];
   if (!IsNumeric(a.type)) {
     return Fail(DT_INVALID_ARGUMENT, call.op, ArgText("inputs", 0, "A"), " has element type ",
@@ -103,9 +103,9 @@ OpError CheckBinary(const OpCall& call) {
   return CheckBroadcastOutput(call, {0, 1}, {"A", "B"}, "C");
 }
 
-OpError RunAdd(const OpCall& call) { return RunBinary<Arithmetic::kAdd>(call); }
-OpError RunSub(const OpCall& call) { return RunBinary<Arithmetic::kSub>(call); }
-OpError RunMul(const OpCall& call) { return RunBinary<Arithmetic::kMul>(call); }
-OpError RunDiv(const OpCall& call) { return RunBinary<Arithmetic::kDiv>(call); }
+DtStatus* RunAdd(const OpCall& call) { return RunBinary<Arithmetic::kAdd>(call); }
+DtStatus* RunSub(const OpCall& call) { return RunBinary<Arithmetic::kSub>(call); }
+DtStatus* RunMul(const OpCall& call) { return RunBinary<Arithmetic::kMul>(call); }
+DtStatus* RunDiv(const OpCall& call) { return RunBinary<Arithmetic::kDiv>(call); }
 
 }  // namespace devtensor::ops

@@ -11,10 +11,10 @@
 
 namespace devtensor::ops {
 
-OpError CheckExpand(const OpCall& call) {
-  if (OpError e = CheckCounts(call, 2, "input, shape", 1, "output")) return e;
+DtStatus* CheckExpand(const OpCall& call) {
+  DT_RETURN_IF_ERROR(CheckCounts(call, 2, "input, shape", 1, "output"));
   Attributes attributes;
-  if (OpError e = Attributes::Parse(call, {}, &attributes)) return e;
+  DT_RETURN_IF_ERROR(Attributes::Parse(call, {}, &attributes));
   const TensorView &input = call.inputs[0], &shape = call.inputs[1], &output = call.outputs[0];
   const std::string output_arg = ArgText("outputs", 0, "output");
   if (shape.type != DT_INT64) {
@@ -47,10 +47,10 @@ OpError CheckExpand(const OpCall& call) {
                   input.shape[j]);
     }
   }
-  return {};
+  return nullptr;
 }
 
-OpError RunExpand(const OpCall& call) {
+DtStatus* RunExpand(const OpCall& call) {
   const TensorView &input = call.inputs[0], &shape = call.inputs[1], &output = call.outputs[0];
   Shape target;
   target.rank = static_cast<size_t>(shape.shape[0]);
@@ -69,10 +69,8 @@ OpError RunExpand(const OpCall& call) {
                 " = ", ShapeText(target.dims, target.rank), ": dimension ", axis_input, " is ",
                 input.shape[axis_input], " where shape has ", target.dims[axis_shape]);
   }
-  if (OpError e = CheckOutputShape(call, output, Arg{"outputs", 0, "output"}, result.dims,
-                                   result.rank)) {
-    return e;
-  }
+  DT_RETURN_IF_ERROR(CheckOutputShape(call, output, Arg{"outputs", 0, "output"}, result.dims,
+                                   result.rank));
   int64_t sin[DT_MAX_RANK];
   BroadcastStrides(input, output.shape, output.rank, sin);
   std::array<const int64_t*, 2> strides = {sin, output.strides};
@@ -82,7 +80,7 @@ OpError RunExpand(const OpCall& call) {
       Store<W>(output.data, at[1], Load<W>(input.data, at[0]));
     });
   });
-  return {};
+  return nullptr;
 }
 
 }  // namespace devtensor::ops

@@ -7,12 +7,6 @@
 
 namespace devtensor::ops {
 
-std::string ShapeText(const int64_t* shape, size_t rank) {
-  std::string text = "[";
-  for (size_t i = 0; i < rank; ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
 std::string ArgText(const char* what, size_t index, const char* name) {
   return std::string(what) + "[" + std::to_string(index) + "] (" + name + ")";
 }
@@ -72,9 +66,9 @@ bool ViewsOverlap(const TensorView& a, const TensorView& b) {
 
 int32_t LoadScalarInt32(const TensorView& view) { return Load<int32_t>(view.data, 0); }
 
-OpError CheckCounts(const OpCall& call, size_t inputs, const char* input_names, size_t outputs,
+DtStatus* CheckCounts(const OpCall& call, size_t inputs, const char* input_names, size_t outputs,
                     const char* output_names) {
-  if (call.num_inputs == inputs && call.num_outputs == outputs) return {};
+  if (call.num_inputs == inputs && call.num_outputs == outputs) return nullptr;
   auto plural = [](size_t n, const char* word) {
     return Concat(n, " ", word, n == 1 ? "" : "s");
   };
@@ -84,7 +78,7 @@ OpError CheckCounts(const OpCall& call, size_t inputs, const char* input_names, 
               plural(call.num_inputs, "input"), " and ", plural(call.num_outputs, "output"));
 }
 
-OpError CheckInt32Scalar(const OpCall& call, const TensorView& view, const Arg& arg) {
+DtStatus* CheckInt32Scalar(const OpCall& call, const TensorView& view, const Arg& arg) {
   if (view.type != DT_INT32) {
     return Fail(DT_INVALID_ARGUMENT, call.op, arg.text(), " has element type ", TypeName(view.type),
                 " but must be int32");
@@ -93,12 +87,12 @@ OpError CheckInt32Scalar(const OpCall& call, const TensorView& view, const Arg& 
     return Fail(DT_INVALID_ARGUMENT, call.op, arg.text(), " has shape ", ShapeText(view),
                 " but must hold exactly one element (a scalar)");
   }
-  return {};
+  return nullptr;
 }
 
-OpError CheckOutputShape(const OpCall& call, const TensorView& output, const Arg& arg,
+DtStatus* CheckOutputShape(const OpCall& call, const TensorView& output, const Arg& arg,
                          const int64_t* shape, size_t rank) {
-  if (SameShape(output, shape, rank)) return {};
+  if (SameShape(output, shape, rank)) return nullptr;
   return Fail(DT_INVALID_ARGUMENT, call.op, arg.text(), " has shape ", ShapeText(output),
               " but the op's result has shape ", ShapeText(shape, rank));
 }

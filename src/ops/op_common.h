@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <sstream>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -21,6 +20,8 @@ namespace devtensor::ops {
 // snapshots, see ops.cpp).
 struct OpCall {
   const char* op = "";
+  // The parsed attributes: the check fills them, the host kernel reads them.
+  DtOpParams* params = nullptr;
   const TensorView* inputs = nullptr;
   size_t num_inputs = 0;
   const TensorView* outputs = nullptr;
@@ -31,21 +32,14 @@ struct OpCall {
 
 // ---- Messages -----------------------------------------------------------------------------------
 
-template <typename... Parts>
-std::string Concat(const Parts&... parts) {
-  std::ostringstream out;
-  (out << ... << parts);
-  return out.str();
-}
-
 // An error whose message is `op`: followed by the parts.
 template <typename... Parts>
-OpError Fail(DtErrorCode code, const char* op, const Parts&... parts) {
-  return OpError{code, Concat(op, ": ", parts...)};
+DtStatus* Fail(DtErrorCode code, const char* op, const Parts&... parts) {
+  return MakeStatus(code, Concat(op, ": ", parts...));
 }
 
-// "[2, 3]"; "[]" for a scalar.
-std::string ShapeText(const int64_t* shape, size_t rank);
+// "[2, 3]"; "[]" for a scalar (common/text.h).
+using ::devtensor::ShapeText;
 inline std::string ShapeText(const TensorView& view) { return ShapeText(view.shape, view.rank); }
 
 // "inputs[1] (B)"; the name is the op's name for the argument.
@@ -179,14 +173,14 @@ int32_t LoadScalarInt32(const TensorView& view);
 // ---- Checks shared by the ops -------------------------------------------------------------------
 
 // Exact input and output counts, naming the arguments: "Add takes 2 inputs (A, B) and 1 output (C)".
-OpError CheckCounts(const OpCall& call, size_t inputs, const char* input_names, size_t outputs,
+DtStatus* CheckCounts(const OpCall& call, size_t inputs, const char* input_names, size_t outputs,
                     const char* output_names);
 
 // `view` (named by `arg`) has exactly one element and type int32.
-OpError CheckInt32Scalar(const OpCall& call, const TensorView& view, const Arg& arg);
+DtStatus* CheckInt32Scalar(const OpCall& call, const TensorView& view, const Arg& arg);
 
 // The output's shape equals `shape`: "outputs[0] (C) has shape [..] but the result has shape [..]".
-OpError CheckOutputShape(const OpCall& call, const TensorView& output, const Arg& arg,
+DtStatus* CheckOutputShape(const OpCall& call, const TensorView& output, const Arg& arg,
                          const int64_t* shape, size_t rank);
 
 }  // namespace devtensor::ops

@@ -1,5 +1,6 @@
-// The ops devtensor defines: each op's check (of a call's counts, types, shapes and attributes,
-// without data) and its host-memory kernel. ops.cpp holds the table; one file per op family.
+// The functions of the ops devtensor defines: each op's check (of a call's counts, types, shapes
+// and attributes, without data, filling call.params) and its host-memory kernel (reading
+// call.params). ops.cpp holds the table (OpDefinition); one file per op family.
 #ifndef DEVTENSOR_OPS_OP_DEFS_H_
 #define DEVTENSOR_OPS_OP_DEFS_H_
 
@@ -7,47 +8,36 @@
 
 namespace devtensor::ops {
 
-struct OpDefinition {
-  const char* name;
-  OpError (*check)(const OpCall& call);
-  // Runs a checked call on host memory. No input overlaps an output except as the very same view
-  // for the inputs in `in_place_inputs` (ops.cpp snapshots the others first).
-  OpError (*run)(const OpCall& call);
-  // Bit i set: input i may be the same view as outputs[0], and the kernel reads each element of
-  // it before writing the output element at the same place.
-  unsigned in_place_inputs;
-};
-
 // elementwise.cpp
-OpError CheckBinary(const OpCall& call);
-OpError RunAdd(const OpCall& call);
-OpError RunSub(const OpCall& call);
-OpError RunMul(const OpCall& call);
-OpError RunDiv(const OpCall& call);
+DtStatus* CheckBinary(const OpCall& call);
+DtStatus* RunAdd(const OpCall& call);
+DtStatus* RunSub(const OpCall& call);
+DtStatus* RunMul(const OpCall& call);
+DtStatus* RunDiv(const OpCall& call);
 // cast.cpp
-OpError CheckCast(const OpCall& call);
-OpError RunCast(const OpCall& call);
+DtStatus* CheckCast(const OpCall& call);
+DtStatus* RunCast(const OpCall& call);
 // where.cpp
-OpError CheckWhere(const OpCall& call);
-OpError RunWhere(const OpCall& call);
+DtStatus* CheckWhere(const OpCall& call);
+DtStatus* RunWhere(const OpCall& call);
 // scatter_nd.cpp
-OpError CheckScatterND(const OpCall& call);
-OpError RunScatterND(const OpCall& call);
+DtStatus* CheckScatterND(const OpCall& call);
+DtStatus* RunScatterND(const OpCall& call);
 // argmax.cpp
-OpError CheckArgMax(const OpCall& call);
-OpError RunArgMax(const OpCall& call);
+DtStatus* CheckArgMax(const OpCall& call);
+DtStatus* RunArgMax(const OpCall& call);
 // expand.cpp
-OpError CheckExpand(const OpCall& call);
-OpError RunExpand(const OpCall& call);
+DtStatus* CheckExpand(const OpCall& call);
+DtStatus* RunExpand(const OpCall& call);
 // decode_ops.cpp
-OpError CheckFill(const OpCall& call);
-OpError RunFill(const OpCall& call);
-OpError CheckUpdateAttentionMask(const OpCall& call);
-OpError RunUpdateAttentionMask(const OpCall& call);
-OpError CheckUpdatePositionIds(const OpCall& call);
-OpError RunUpdatePositionIds(const OpCall& call);
-OpError CheckKvCacheAppend(const OpCall& call);
-OpError RunKvCacheAppend(const OpCall& call);
+DtStatus* CheckFill(const OpCall& call);
+DtStatus* RunFill(const OpCall& call);
+DtStatus* CheckUpdateAttentionMask(const OpCall& call);
+DtStatus* RunUpdateAttentionMask(const OpCall& call);
+DtStatus* CheckUpdatePositionIds(const OpCall& call);
+DtStatus* RunUpdatePositionIds(const OpCall& call);
+DtStatus* CheckKvCacheAppend(const OpCall& call);
+DtStatus* RunKvCacheAppend(const OpCall& call);
 
 }  // namespace devtensor::ops
 

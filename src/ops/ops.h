@@ -6,6 +6,9 @@
 // UpdateAttentionMask, UpdatePositionIds, KvCacheAppend. Where the header and ONNX leave a choice
 // open, these are the definitions (one file per op family in this folder holds the details):
 //
+//   Calls       The core checks a call once (CheckOp), which parses its attributes into a
+//               DtOpParams with every default filled in, and hands providers the op's DtOpId and
+//               those parameters. Host kernels (RunHostOp) take the parameters, never attributes.
 //   Errors      Counts, element types, shapes and attributes are DT_INVALID_ARGUMENT, except an
 //               attribute value devtensor cannot express or run (Cast to string, complex or 8-bit
 //               float types; ScatterND's `reduction`), which is DT_NOT_SUPPORTED, and an `axis`
@@ -41,18 +44,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
 
+#include "common/status.h"
 #include "devtensor/devtensor.h"
+#include "devtensor/devtensor_provider.h"
 
 namespace devtensor::ops {
-
-// An op's failure: a code and a message naming the op, the argument and the numbers.
-struct OpError {
-  DtErrorCode code = DT_OK;
-  std::string message;
-  explicit operator bool() const { return code != DT_OK; }
-};
 
 // A tensor as ops see it. `data` is the address of element [0, ..., 0] for host kernels, null
 // when only the metadata is known (checks). Strides in elements.
@@ -64,24 +61,52 @@ struct TensorView {
   void* data = nullptr;
 };
 
-// True for the op types devtensor defines.
-bool IsKnownOp(const char* op_type);
+struct OpCall;
+
+// One op devtensor defines: its identity, the tensor whose type keys its kernels, its check and
+// its host kernel (ops.cpp holds the table; one file per op family holds the functions).
+struct OpDefinition {
+  DtOpId id;
+  const char* name;
+  // The principal tensor (see DtGetOpSupport): input `principal_input`, or the first output when
+  // it is negative.
+  int principal_input;
+  // The principal element types the definition allows.
+  bool (*takes)(DtElementType type);
+  // Checks a call (counts, element types, shapes, attributes) and fills call.params.
+  DtStatus* (*check)(const OpCall& call);
+  // Runs a checked call on host memory. No input overlaps an output except as the very same view
+  // for the inputs in `in_place_inputs` (RunHostOp snapshots the others first).
+  DtStatus* (*run)(const OpCall& call);
+  // Bit i set: input i may be the same view as outputs[0], and the kernel reads each element of
+  // it before writing the output element at the same place.
+  unsigned in_place_inputs;
+};
+
+// The op named `op_type` (NULL: none), or null when devtensor defines no such op.
+const OpDefinition* FindOp(const char* op_type);
+// The op with identifier `id`, or null for a number that is no DtOpId.
+const OpDefinition* FindOp(DtOpId id);
+
+// The type that keys `op`'s kernels in a call of these tensors (see DtGetOpSupport).
+DtElementType PrincipalType(const OpDefinition& op, const TensorView* inputs,
+                            const TensorView* outputs);
 
 // Checks a call against the op's definition: input and output counts, element types, shapes
 // (outputs must have the shape the op produces; broadcasting as ONNX), and attributes (names,
-// types, values). Reads no tensor data.
-OpError CheckOp(const char* op_type, const TensorView* inputs, size_t num_inputs,
-                const TensorView* outputs, size_t num_outputs, const DtAttribute* attributes,
-                size_t num_attributes);
-
-// Runs the op on host memory (the reference semantics); checks the call with CheckOp first.
-// Outputs may share memory with inputs: an input that overlaps an output is read from a snapshot
-// taken before anything is written, unless it is the very same view as the output and the op
-// works element by element in place (Cast, Add, Sub, Mul, Div, Where, Expand; ScatterND's data).
-// Only the outputs' elements are written, and nothing at all when the op fails.
-OpError RunHostOp(const char* op_type, const TensorView* inputs, size_t num_inputs,
+// types, values). Reads no tensor data. On success `params` holds the parsed attributes, with
+// every default filled in.
+DtStatus* CheckOp(const OpDefinition& op, const TensorView* inputs, size_t num_inputs,
                   const TensorView* outputs, size_t num_outputs, const DtAttribute* attributes,
-                  size_t num_attributes);
+                  size_t num_attributes, DtOpParams* params);
+
+// Runs a call CheckOp accepted, with the parameters it made, on host memory (the reference
+// semantics). Outputs may share memory with inputs: an input that overlaps an output is read from
+// a snapshot taken before anything is written, unless it is the very same view as the output and
+// the op works element by element in place (Cast, Add, Sub, Mul, Div, Where, Expand; ScatterND's
+// data). Only the outputs' elements are written, and nothing at all when the op fails.
+DtStatus* RunHostOp(const OpDefinition& op, const TensorView* inputs, size_t num_inputs,
+                    const TensorView* outputs, size_t num_outputs, const DtOpParams& params);
 
 }  // namespace devtensor::ops
 

@@ -17,8 +17,8 @@
 
 namespace devtensor::ops {
 
-OpError CheckScatterND(const OpCall& call) {
-  if (OpError e = CheckCounts(call, 3, "data, indices, updates", 1, "output")) return e;
+DtStatus* CheckScatterND(const OpCall& call) {
+  DT_RETURN_IF_ERROR(CheckCounts(call, 3, "data, indices, updates", 1, "output"));
   for (size_t i = 0; i < call.num_attributes; ++i) {
     if (call.attributes[i].name != nullptr &&
         std::strcmp(call.attributes[i].name, "reduction") == 0) {
@@ -28,7 +28,7 @@ OpError CheckScatterND(const OpCall& call) {
     }
   }
   Attributes attributes;
-  if (OpError e = Attributes::Parse(call, {}, &attributes)) return e;
+  DT_RETURN_IF_ERROR(Attributes::Parse(call, {}, &attributes));
   const TensorView &data = call.inputs[0], &indices = call.inputs[1], &updates = call.inputs[2];
   const TensorView& output = call.outputs[0];
   if (indices.type != DT_INT64) {
@@ -73,7 +73,7 @@ OpError CheckScatterND(const OpCall& call) {
   return CheckOutputShape(call, output, Arg{"outputs", 0, "output"}, data.shape, data.rank);
 }
 
-OpError RunScatterND(const OpCall& call) {
+DtStatus* RunScatterND(const OpCall& call) {
   const TensorView &data = call.inputs[0], &indices = call.inputs[1], &updates = call.inputs[2];
   const TensorView& output = call.outputs[0];
   const size_t k = static_cast<size_t>(indices.shape[indices.rank - 1]);
@@ -115,7 +115,7 @@ OpError RunScatterND(const OpCall& call) {
 
   // An empty output takes nothing (updates is empty too, or an index was out of range above), and
   // the offsets below could overflow with the huge strides an empty view may have.
-  if (ElementCount(output) == 0) return {};
+  if (ElementCount(output) == 0) return nullptr;
   if (!SameView(data, output)) {
     CopyStrided(data.data, data.strides, output.data, output.strides, output.shape, output.rank,
                 element_size);
@@ -136,7 +136,7 @@ OpError RunScatterND(const OpCall& call) {
       index[i] = 0;
     }
   }
-  return {};
+  return nullptr;
 }
 
 }  // namespace devtensor::ops

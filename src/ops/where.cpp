@@ -7,10 +7,10 @@
 
 namespace devtensor::ops {
 
-OpError CheckWhere(const OpCall& call) {
-  if (OpError e = CheckCounts(call, 3, "condition, X, Y", 1, "output")) return e;
+DtStatus* CheckWhere(const OpCall& call) {
+  DT_RETURN_IF_ERROR(CheckCounts(call, 3, "condition, X, Y", 1, "output"));
   Attributes attributes;
-  if (OpError e = Attributes::Parse(call, {}, &attributes)) return e;
+  DT_RETURN_IF_ERROR(Attributes::Parse(call, {}, &attributes));
   const TensorView &condition = call.inputs[0], &x = call.inputs[1], &y = call.inputs[2];
   const TensorView& output = call.outputs[0];
   if (condition.type != DT_BOOL) {
@@ -30,7 +30,7 @@ OpError CheckWhere(const OpCall& call) {
   return CheckBroadcastOutput(call, {0, 1, 2}, {"condition", "X", "Y"}, "output");
 }
 
-OpError RunWhere(const OpCall& call) {
+DtStatus* RunWhere(const OpCall& call) {
   const TensorView &condition = call.inputs[0], &x = call.inputs[1], &y = call.inputs[2];
   const TensorView& output = call.outputs[0];
   int64_t sc[DT_MAX_RANK], sx[DT_MAX_RANK], sy[DT_MAX_RANK];
@@ -45,7 +45,7 @@ OpError RunWhere(const OpCall& call) {
       Store<W>(output.data, at[3], pick_x ? Load<W>(x.data, at[1]) : Load<W>(y.data, at[2]));
     });
   });
-  return {};
+  return nullptr;
 }
 
 }  // namespace devtensor::ops

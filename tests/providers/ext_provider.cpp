@@ -13,6 +13,9 @@
 // flight when a test releases things; DtTestExtCounters reports calls and pairs seen;
 // DtTestExtFailAllocationAfter makes an allocation fail with DT_OUT_OF_MEMORY and
 // DtTestExtLoseDeviceAfterPairs loses the device part way through a batch (fault injection).
+//
+// Ops: the full variant has one kernel, Fill on float and int32 (its op support table says so),
+// which writes the bits the host converted; DtTestExtLastOp reports the calls RunOp saw.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -267,6 +270,51 @@ DtStatus* ZeroTensor(void*, const DtTensorRef* tensor, void* stream) {
 }
 #endif
 
+// ---- ops -----------------------------------------------------------------------------------------
+
+#ifndef DT_TEST_SMALL_STRUCTS
+std::atomic<int64_t> g_op_calls{0};
+std::mutex g_last_op_mutex;
+int32_t g_last_op = 0;
+DtOpParams g_last_params{};
+
+constexpr DtOpSupport kOpSupport[] = {
+    {DT_OP_FILL, DT_ELEMENT_TYPE_BIT(DT_FLOAT) | DT_ELEMENT_TYPE_BIT(DT_INT32)}};
+
+DtStatus* FillNow(const DtTensorRef* t, uint64_t bits) {
+  if (g_lost.load()) return Fail(DT_DEVICE_LOST, "the test device was lost (injected)");
+  uint8_t* at = nullptr;
+  if (DtStatus* s = Locate(t, &at)) return s;
+  const int64_t every[DT_MAX_RANK] = {};  // one source element for all
+  devtensor::CopyStrided(&bits, every, at, t->strides, t->shape, t->rank, t->element_size);
+  return nullptr;
+}
+
+DtStatus* RunOp(void*, const DtOpCall* call, void* stream) {
+  if (!DT_STRUCT_HAS_FIELD(call, DtOpCall, params) || call->params == nullptr) {
+    return Fail(DT_NOT_SUPPORTED, "the test provider needs a host of provider ABI 1.2 for ops");
+  }
+  int32_t op = 0;
+  std::memcpy(&op, &call->op, sizeof op);
+  ++g_op_calls;
+  {
+    std::lock_guard<std::mutex> lock(g_last_op_mutex);
+    g_last_op = op;
+    g_last_params = *call->params;
+  }
+  if (op != DT_OP_FILL) return Fail(DT_INTERNAL, "the host sent op %lld, which is not in the table", op);
+  const uint64_t bits = call->params->fill.bits;
+  if (stream == nullptr) return FillNow(call->outputs[0], bits);
+  try {
+    static_cast<Stream*>(stream)->Enqueue(
+        [t = OwnedRef(call->outputs[0]), bits]() mutable { return FillNow(t.get(), bits); });
+  } catch (...) {
+    return Fail(DT_OUT_OF_MEMORY, "test provider ran out of memory queueing an op");
+  }
+  return nullptr;
+}
+#endif
+
 // ---- factory -----------------------------------------------------------------------------------
 
 DtStatus* GetDeviceCount(void*, int32_t* count) {
@@ -374,6 +422,9 @@ DtProviderFactory* MakeFactory() {
   full.SynchronizeStream = &SynchronizeStream;
   full.ReleaseStream = &ReleaseStream;
   full.GetNativeHandle = &GetNativeHandle;
+  full.RunOp = &RunOp;
+  full.op_support = kOpSupport;
+  full.op_support_count = sizeof kOpSupport / sizeof kOpSupport[0];
 #endif
   auto* factory = static_cast<DtProviderFactory*>(std::malloc(size));
   if (factory != nullptr) std::memcpy(factory, &full, size);
@@ -441,6 +492,16 @@ DT_EXPORT void DtTestExtLoseDeviceAfterPairs(int64_t pairs) {
   g_pairs_left.store(pairs);
   g_lost.store(false);
 }
+
+#ifndef DT_TEST_SMALL_STRUCTS
+// Test hook: how many op calls RunOp saw, and the last one's op identifier and parameters.
+DT_EXPORT int64_t DtTestExtLastOp(int32_t* op, DtOpParams* params) {
+  std::lock_guard<std::mutex> lock(g_last_op_mutex);
+  *op = g_last_op;
+  *params = g_last_params;
+  return g_op_calls.load();
+}
+#endif
 
 // Test hook: how often the host released a wrapped application buffer.
 DT_EXPORT int64_t DtTestExtExternalReleases() { return g_external_releases.load(); }

@@ -17,6 +17,7 @@ namespace {
 // the state of the provider, its factory, allocator and data transfer.
 struct CpuProvider {
   const DtHostApi* host = nullptr;
+  DtOpSupport op_support[DT_OP_ID_END - 1] = {};
   DtProviderFactory factory{};
   const DtProviderFactory* factories[1] = {};
   DtProvider provider{};
@@ -76,23 +77,25 @@ devtensor::ops::TensorView ViewOf(const DtTensorRef* t) {
   return view;
 }
 
-// Ops run on the calling thread with the reference kernels.
+// Ops run on the calling thread with the reference kernels, on the parameters the host parsed.
 DtStatus* RunOp(void* state, const DtOpCall* call, void*) {
   devtensor::ops::TensorView inputs[16], outputs[16];
   if (call->num_inputs > 16 || call->num_outputs > 16) {
     return Host(state)->CreateStatus(DT_NOT_SUPPORTED, "ops take at most 16 inputs and outputs");
   }
+  const devtensor::ops::OpDefinition* op = devtensor::ops::FindOp(call->op);
+  if (op == nullptr || call->params == nullptr) {
+    return Host(state)->CreateStatus(DT_INTERNAL, "an op call without its identifier or parameters");
+  }
   for (size_t i = 0; i < call->num_inputs; ++i) inputs[i] = ViewOf(call->inputs[i]);
   for (size_t i = 0; i < call->num_outputs; ++i) outputs[i] = ViewOf(call->outputs[i]);
   try {
-    devtensor::ops::OpError error =
-        devtensor::ops::RunHostOp(call->op_type, inputs, call->num_inputs, outputs,
-                                  call->num_outputs, call->attributes, call->num_attributes);
-    if (error) return Host(state)->CreateStatus(error.code, error.message.c_str());
+    // The ops make their statuses as the host does: the CPU provider is built into it.
+    return devtensor::ops::RunHostOp(*op, inputs, call->num_inputs, outputs, call->num_outputs,
+                                     *call->params);
   } catch (...) {
     return Host(state)->CreateStatus(DT_OUT_OF_MEMORY, "the CPU op ran out of host memory");
   }
-  return nullptr;
 }
 
 DtStatus* GetDeviceCount(void*, int32_t* count) {
@@ -149,6 +152,12 @@ extern "C" DtStatus* DtCpuProviderInit(const DtHostApi* host, const DtProvider**
   factory.CreateDataTransfer = &CreateDataTransfer;
   factory.Release = &ReleaseNothing;
   factory.RunOp = &RunOp;
+  // Every op of every element type its definition takes: the reference kernels cover them all.
+  for (int32_t id = 1; id < DT_OP_ID_END; ++id) {
+    cpu->op_support[id - 1] = {static_cast<DtOpId>(id), ~uint64_t(0)};
+  }
+  factory.op_support = cpu->op_support;
+  factory.op_support_count = DT_OP_ID_END - 1;
   cpu->factories[0] = &cpu->factory;
   DtProvider& out = cpu->provider;
   out.struct_size = sizeof(DtProvider);

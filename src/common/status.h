@@ -1,10 +1,13 @@
-// DtStatus: the one error object of the C API, and helpers to make and pass it.
-#ifndef DEVTENSOR_CORE_STATUS_H_
-#define DEVTENSOR_CORE_STATUS_H_
+// The one error type inside devtensor: a DtStatus* (NULL on success), as the C API returns it.
+// The core, the ops and the built-in CPU provider make statuses here; provider libraries make
+// theirs through DtHostApi::CreateStatus, which lands here too.
+#ifndef DEVTENSOR_COMMON_STATUS_H_
+#define DEVTENSOR_COMMON_STATUS_H_
 
 #include <string>
 
 #include "common/return_if_error.h"
+#include "common/text.h"
 #include "devtensor/devtensor.h"
 
 struct DtStatus {
@@ -18,21 +21,17 @@ namespace devtensor {
 // out-of-memory status when allocation fails).
 DtStatus* MakeStatus(DtErrorCode code, std::string message);
 
-inline std::string ToText(const std::string& s) { return s; }
-inline std::string ToText(const char* s) { return s ? s : "(null)"; }
-template <typename T>
-std::string ToText(const T& v) { return std::to_string(v); }
+// True for the static status MakeStatus falls back to, which is never freed.
+bool IsStaticStatus(const DtStatus* status);
+
+// Frees a status MakeStatus made; NULL and the static status are ignored.
+void FreeStatus(DtStatus* status);
 
 // Builds a message from pieces: Error(DT_OUT_OF_RANGE, "byte_offset ", off, " exceeds ", n).
 template <typename... Parts>
 DtStatus* Error(DtErrorCode code, const Parts&... parts) {
-  std::string message;
-  (message.append(ToText(parts)), ...);
-  return MakeStatus(code, std::move(message));
+  return MakeStatus(code, Concat(parts...));
 }
-
-// Formats a shape as "[2, 3, 4]".
-std::string ShapeText(const int64_t* shape, size_t rank);
 
 // Runs `body` (returning DtStatus*) and turns any exception into a status, so none crosses the ABI.
 template <typename Body>
@@ -50,4 +49,4 @@ DtStatus* Guarded(Body&& body) noexcept {
 
 }  // namespace devtensor
 
-#endif  // DEVTENSOR_CORE_STATUS_H_
+#endif  // DEVTENSOR_COMMON_STATUS_H_

@@ -1,0 +1,281 @@
+// Which ops a device runs is known without running them (DtGetOpSupport), and it is the truth:
+// on every device, an op with a principal element type the device supports runs (no
+// DT_NOT_SUPPORTED), and one it does not support is refused before anything is written. Provider
+// libraries receive the op's identifier and its parsed, defaulted parameters, and only calls
+// their op support table lists.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "devtensor/devtensor.hpp"
+#include "devtensor/devtensor_provider.h"
+#include "ext_device.h"
+#include "test_util.h"
+
+namespace {
+
+using namespace devtensor_test;
+using devtensor::Tensor;
+
+constexpr const char* kOps[] = {"Cast", "Add", "Sub", "Mul", "Div", "Where", "ScatterND",
+                                "ArgMax", "Expand", "Fill", "UpdateAttentionMask",
+                                "UpdatePositionIds", "KvCacheAppend"};
+constexpr DtElementType kTypes[] = {DT_FLOAT, DT_UINT8, DT_INT8, DT_UINT16, DT_INT16,
+                                    DT_INT32, DT_INT64, DT_BOOL, DT_FLOAT16, DT_DOUBLE,
+                                    DT_UINT32, DT_UINT64, DT_BFLOAT16};
+
+// A zeroed tensor on `device`.
+Tensor Zeros(const devtensor::Env& env, devtensor::Device device, DtElementType type,
+             const devtensor::Shape& shape) {
+  Tensor t = Tensor::create(env, device, type, shape);
+  env.zero(t);
+  return t;
+}
+
+// Runs a small valid call of `op` with principal type `type` on `device` and returns its outcome.
+Outcome RunSmallCall(const devtensor::Env& env, devtensor::Device device, const std::string& op,
+                     DtElementType type) {
+  std::vector<Tensor> in, out;
+  std::vector<DtAttribute> attributes;
+  auto attribute_int = [&](const char* name, int64_t value) {
+    DtAttribute a{};
+    a.name = name;
+    a.type = DT_ATTR_INT;
+    a.i = value;
+    attributes.push_back(a);
+  };
+  if (op == "Cast") {
+    in.push_back(Zeros(env, device, type, {4}));
+    out.push_back(Zeros(env, device, DT_FLOAT, {4}));
+    attribute_int("to", DT_FLOAT);
+  } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+    in.push_back(Zeros(env, device, type, {4}));
+    in.push_back(Zeros(env, device, type, {4}));
+    out.push_back(Zeros(env, device, type, {4}));
+  } else if (op == "Where") {
+    in.push_back(Zeros(env, device, DT_BOOL, {4}));
+    in.push_back(Zeros(env, device, type, {4}));
+    in.push_back(Zeros(env, device, type, {4}));
+    out.push_back(Zeros(env, device, type, {4}));
+  } else if (op == "ScatterND") {
+    in.push_back(Zeros(env, device, type, {4}));
+    in.push_back(Zeros(env, device, DT_INT64, {1, 1}));
+    in.push_back(Zeros(env, device, type, {1}));
+    out.push_back(Zeros(env, device, type, {4}));
+  } else if (op == "ArgMax") {
+    in.push_back(Zeros(env, device, type, {4}));
+    out.push_back(Zeros(env, device, DT_INT64, {1}));
+  } else if (op == "Expand") {
+    in.push_back(Zeros(env, device, type, {1}));
+    in.push_back(Tensor::from_host<int64_t>(env, device, {1}, {4}));
+    out.push_back(Zeros(env, device, type, {4}));
+  } else if (op == "Fill") {
+    out.push_back(Zeros(env, device, type, {4}));
+    DtAttribute value{};
+    value.name = "value";
+    value.type = DT_ATTR_FLOAT;
+    value.f = 1.5f;
+    attributes.push_back(value);
+  } else if (op == "UpdateAttentionMask") {
+    in.push_back(Zeros(env, device, DT_INT32, {}));
+    out.push_back(Zeros(env, device, type, {1, 4}));
+  } else if (op == "UpdatePositionIds") {
+    out.push_back(Zeros(env, device, type, {4}));
+  } else if (op == "KvCacheAppend") {
+    in.push_back(Zeros(env, device, type, {1, 1, 1, 2}));
+    in.push_back(Zeros(env, device, DT_INT32, {}));
+    out.push_back(Zeros(env, device, type, {1, 1, 4, 2}));
+  }
+  std::vector<const DtValue*> inputs;
+  std::vector<DtValue*> outputs;
+  for (const Tensor& t : in) inputs.push_back(t.get());
+  for (const Tensor& t : out) outputs.push_back(t.get());
+  return Take(DtRunOp(env.get(), op.c_str(), inputs.data(), inputs.size(), outputs.data(),
+                      outputs.size(), attributes.data(), attributes.size(), nullptr));
+}
+
+int32_t Supported(const devtensor::Env& env, devtensor::Device device, const char* op,
+                  DtElementType type) {
+  int32_t supported = -1;
+  DT_EXPECT_OK(DtGetOpSupport(env.get(), device.get(), op, type, &supported));
+  return supported;
+}
+
+// Every (op, type) pair on `device`: DtGetOpSupport's answer is what running the op does.
+void ExpectSupportIsTheTruth(const devtensor::Env& env, devtensor::Device device) {
+  int supported_pairs = 0;
+  for (const char* op : kOps) {
+    for (DtElementType type : kTypes) {
+      SCOPED_TRACE(std::string(op) + " on " + DtGetElementTypeName(type));
+      const int32_t supported = Supported(env, device, op, type);
+      ASSERT_TRUE(supported == 0 || supported == 1) << supported;
+      const Outcome outcome = RunSmallCall(env, device, op, type);
+      if (supported) {
+        ++supported_pairs;
+        EXPECT_NE(outcome.code, DT_NOT_SUPPORTED) << outcome.message;
+      } else {
+        EXPECT_NE(outcome.code, DT_OK) << "ran although DtGetOpSupport says it has no kernel";
+        if (outcome.code == DT_NOT_SUPPORTED) {
+          EXPECT_NE(outcome.message.find(DtGetElementTypeName(type)), std::string::npos)
+              << outcome.message;
+        }
+      }
+    }
+  }
+  EXPECT_GT(supported_pairs, 50);  // ops run on most types on every device
+}
+
+TEST(OpSupport, AnswersWithoutRunningAndIsTheTruthOnCpu) {
+  devtensor::Env env;
+  devtensor::Device cpu = env.device(DT_DEVICE_CPU);
+  // What the op definitions allow: arithmetic and ArgMax not on bool, the decode ops' ids and
+  // masks int32 or int64, Cast from anything, Where keyed by its data.
+  EXPECT_EQ(Supported(env, cpu, "Add", DT_FLOAT), 1);
+  EXPECT_EQ(Supported(env, cpu, "Div", DT_INT64), 1);
+  EXPECT_EQ(Supported(env, cpu, "Add", DT_BOOL), 0);
+  EXPECT_EQ(Supported(env, cpu, "ArgMax", DT_BOOL), 0);
+  EXPECT_EQ(Supported(env, cpu, "Cast", DT_BOOL), 1);
+  EXPECT_EQ(Supported(env, cpu, "Where", DT_DOUBLE), 1);
+  EXPECT_EQ(Supported(env, cpu, "Fill", DT_BFLOAT16), 1);
+  EXPECT_EQ(Supported(env, cpu, "UpdatePositionIds", DT_INT64), 1);
+  EXPECT_EQ(Supported(env, cpu, "UpdatePositionIds", DT_FLOAT), 0);
+  EXPECT_EQ(Supported(env, cpu, "UpdateAttentionMask", DT_INT32), 1);
+  EXPECT_EQ(Supported(env, cpu, "UpdateAttentionMask", DT_FLOAT16), 0);
+  EXPECT_EQ(Supported(env, cpu, "KvCacheAppend", DT_FLOAT16), 1);
+  ExpectSupportIsTheTruth(env, cpu);
+  EXPECT_TRUE(env.supports(cpu, "Mul", DT_UINT8));
+  EXPECT_FALSE(env.supports(cpu, "Mul", DT_BOOL));
+}
+
+TEST(OpSupport, IsTheTruthOnWebGpu) {
+  devtensor::Env env;
+  const DtDevice* device = nullptr;
+  const Outcome found = Take(DtGetDevice(env.get(), DT_DEVICE_WEBGPU, 0, &device));
+  if (found.code != DT_OK) GTEST_SKIP() << "no WebGPU device: " << found.message;
+  devtensor::Device gpu(device);
+  // WebGPU shaders have no 64-bit floats: no double arithmetic.
+  EXPECT_EQ(Supported(env, gpu, "Add", DT_DOUBLE), 0);
+  EXPECT_EQ(Supported(env, gpu, "Add", DT_FLOAT), 1);
+  EXPECT_EQ(Supported(env, gpu, "KvCacheAppend", DT_FLOAT16), 1);
+  ExpectSupportIsTheTruth(env, gpu);
+  // Flags an out-of-range run may have raised are not this test's concern.
+  ReadErrorFlags(gpu.get());
+}
+
+TEST(OpSupport, RefusesBadArguments) {
+  devtensor::Env env;
+  devtensor::Device cpu = env.device(DT_DEVICE_CPU);
+  int32_t supported = 7;
+  DT_EXPECT_ERROR(DtGetOpSupport(env.get(), cpu.get(), "Frobnicate", DT_FLOAT, &supported),
+                  DT_NOT_FOUND, "Frobnicate");
+  DT_EXPECT_ERROR(DtGetOpSupport(env.get(), cpu.get(), "add", DT_FLOAT, &supported), DT_NOT_FOUND,
+                  "'add'");
+  EXPECT_EQ(supported, 7) << "a failed call must leave supported alone";
+  DT_EXPECT_ERROR(DtGetOpSupport(nullptr, cpu.get(), "Add", DT_FLOAT, &supported),
+                  DT_INVALID_ARGUMENT, "env");
+  DT_EXPECT_ERROR(DtGetOpSupport(env.get(), nullptr, "Add", DT_FLOAT, &supported),
+                  DT_INVALID_ARGUMENT, "device");
+  DT_EXPECT_ERROR(DtGetOpSupport(env.get(), cpu.get(), nullptr, DT_FLOAT, &supported),
+                  DT_INVALID_ARGUMENT, "op_type");
+  DT_EXPECT_ERROR(DtGetOpSupport(env.get(), cpu.get(), "Add", DT_FLOAT, nullptr),
+                  DT_INVALID_ARGUMENT, "supported");
+  for (int32_t bad : {0, 8 + 6, 99, -1}) {
+    if (bad == DT_UINT64 || bad == DT_BFLOAT16) continue;
+    DtElementType type;
+    std::memcpy(&type, &bad, sizeof type);
+    DT_EXPECT_ERROR(DtGetOpSupport(env.get(), cpu.get(), "Add", type, &supported),
+                    DT_INVALID_ARGUMENT, "element_type", std::to_string(bad).c_str());
+  }
+  EXPECT_THROW(env.supports(cpu, "Frobnicate", DT_FLOAT), devtensor::Error);
+}
+
+// The test provider's one kernel, Fill on float and int32, through the provider ABI.
+class ProviderOpCall : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DT_ASSERT_OK(DtRegisterProviderLibrary(env.get(), "ext", kExtProvider.c_str()));
+    const DtDevice* device = nullptr;
+    DT_ASSERT_OK(DtGetDevice(env.get(), DT_DEVICE_EXT_DEV, 0, &device));
+    ext = devtensor::Device(device);
+    hooks = std::make_unique<ExtHooks>();
+    last_op = reinterpret_cast<decltype(last_op)>(dlsym(hooks->library, "DtTestExtLastOp"));
+    ASSERT_NE(last_op, nullptr);
+  }
+
+  devtensor::Env env;
+  devtensor::Device ext;
+  std::unique_ptr<ExtHooks> hooks;
+  int64_t (*last_op)(int32_t*, DtOpParams*) = nullptr;
+};
+
+TEST_F(ProviderOpCall, GetsTheIdentifierAndParsedParameters) {
+  Random random;
+  SCOPED_TRACE(random.trace());
+  const float value = static_cast<float>(random.Between(-1000, 1000)) + 0.75f;
+  Tensor y = Tensor::create(env, ext, DT_INT32, {2, 3});
+  DtAttribute attribute{};
+  attribute.name = "value";
+  attribute.type = DT_ATTR_FLOAT;
+  attribute.f = value;
+  env.run("Fill", {}, {&y}, {attribute});
+  int32_t op = 0;
+  DtOpParams params{};
+  EXPECT_EQ(last_op(&op, &params), 1);
+  EXPECT_EQ(op, DT_OP_FILL);
+  EXPECT_EQ(params.struct_size, sizeof(DtOpParams));
+  EXPECT_EQ(params.fill.value, value);
+  // Converted by the host as Cast converts: truncated toward zero.
+  const int32_t truncated = static_cast<int32_t>(value);
+  uint32_t bits = 0;
+  std::memcpy(&bits, &truncated, 4);
+  EXPECT_EQ(params.fill.bits, bits);
+  const std::vector<int32_t> filled = y.to_host<int32_t>(env);
+  EXPECT_EQ(filled, std::vector<int32_t>(6, truncated));
+}
+
+TEST_F(ProviderOpCall, OnlyWhatTheTableListsReachesTheProvider) {
+  EXPECT_TRUE(env.supports(ext, "Fill", DT_FLOAT));
+  EXPECT_TRUE(env.supports(ext, "Fill", DT_INT32));
+  EXPECT_FALSE(env.supports(ext, "Fill", DT_INT64));
+  EXPECT_FALSE(env.supports(ext, "Add", DT_FLOAT));
+  Tensor a = Tensor::create(env, ext, DT_FLOAT, {4});
+  Tensor y = Tensor::create(env, ext, DT_INT64, {4});
+  DtAttribute value{};
+  value.name = "value";
+  value.type = DT_ATTR_FLOAT;
+  value.f = 2.0f;
+  const DtValue* in[] = {a.get(), a.get()};
+  DtValue* sum[] = {a.get()};
+  DtValue* ids[] = {y.get()};
+  DT_EXPECT_ERROR(DtRunOp(env.get(), "Add", in, 2, sum, 1, nullptr, 0, nullptr), DT_NOT_SUPPORTED,
+                  "Add", "float", "no kernel");
+  DT_EXPECT_ERROR(DtRunOp(env.get(), "Fill", nullptr, 0, ids, 1, &value, 1, nullptr),
+                  DT_NOT_SUPPORTED, "Fill", "int64", "no kernel");
+  int32_t op = 0;
+  DtOpParams params{};
+  EXPECT_EQ(last_op(&op, &params), 0) << "a call outside the table reached RunOp";
+  // The check still comes first: a bad call is DT_INVALID_ARGUMENT whatever the table says.
+  DT_EXPECT_ERROR(DtRunOp(env.get(), "Fill", nullptr, 0, ids, 1, nullptr, 0, nullptr),
+                  DT_INVALID_ARGUMENT, "'value'");
+}
+
+TEST(OpSupport, AProviderWithoutKernelsHasNone) {
+  devtensor::Env env;
+  DT_ASSERT_OK(DtRegisterProviderLibrary(env.get(), "ext_small", kSmallExtProvider.c_str()));
+  const DtDevice* device = nullptr;
+  DT_ASSERT_OK(DtGetDevice(env.get(), DT_DEVICE_EXT_DEV, 0, &device));
+  devtensor::Device ext(device);
+  for (const char* op : kOps) EXPECT_FALSE(env.supports(ext, op, DT_FLOAT)) << op;
+  Tensor y = Tensor::create(env, ext, DT_FLOAT, {4});
+  DtAttribute value{};
+  value.name = "value";
+  value.type = DT_ATTR_FLOAT;
+  value.f = 2.0f;
+  DtValue* out[] = {y.get()};
+  DT_EXPECT_ERROR(DtRunOp(env.get(), "Fill", nullptr, 0, out, 1, &value, 1, nullptr),
+                  DT_NOT_SUPPORTED, "Fill", "no op kernels");
+}
+
+}  // namespace
