@@ -1,14 +1,6 @@
-// Conversion of one element between any two element types, as Cast defines it (and Fill, which
-// converts its float value "as Cast would").
-//
-//   to bool            value != 0 (NaN is true, -0.0 false)
-//   from bool          0 or 1
-//   integer -> integer modulo 2^bits of the target (two's complement), as C++ and numpy do
-//   float -> integer   truncation toward zero; NaN gives 0; values beyond the target's range
-//                      saturate to its minimum or maximum
-//   to float / double  rounding to nearest even (C++ conversions)
-//   to float16 / bfloat16  rounding to nearest even, once, from the exact source value
-//   from float16 / bfloat16  exact (through float)
+// Conversion of one element between any two element types on the host, as Cast defines it (and
+// Fill, which converts its float value "as Cast would"), by the rules of conversion_rules.h, which
+// device kernel generators follow too.
 #ifndef DEVTENSOR_OPS_CONVERT_H_
 #define DEVTENSOR_OPS_CONVERT_H_
 
@@ -17,6 +9,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "ops/conversion_rules.h"
 #include "ops/float16.h"
 #include "ops/op_common.h"
 
@@ -32,49 +25,51 @@ double AsDouble(T value) {
   }
 }
 
-// A finite or infinite double (or NaN) to the integer type To: truncation, NaN -> 0, saturation.
+// A finite or infinite double (or NaN) to the integer type To: truncation, NaN -> 0, saturation to
+// IntegerRangeOf(To).
 template <typename To>
 To SaturatingFromDouble(double value) {
   if (std::isnan(value)) return To(0);
+  constexpr IntegerRange kRange = IntegerRangeOf(element_type_of<To>());
   const double truncated = std::trunc(value);
-  constexpr int kBits = std::numeric_limits<To>::digits;  // value bits: 63 for int64, 64 for uint64
-  const double above = std::ldexp(1.0, kBits);               // the first value above the maximum
-  const double lowest = std::is_signed_v<To> ? -above : 0.0;
-  if (truncated >= above) return std::numeric_limits<To>::max();
-  if (truncated <= lowest) return std::numeric_limits<To>::min();
+  // The bounds as doubles are exact, or (the largest 64-bit values) round up to 2^63 and 2^64,
+  // the first values beyond them.
+  if (truncated >= static_cast<double>(kRange.max)) return static_cast<To>(kRange.max);
+  if (truncated <= static_cast<double>(kRange.min)) return static_cast<To>(kRange.min);
   return static_cast<To>(truncated);
 }
 
+// A value of From converted to To, by the rule ConversionBetween picks for their element types.
 template <typename To, typename From>
 To Convert(From value) {
-  if constexpr (std::is_same_v<To, From>) {
+  constexpr Conversion kRule = ConversionBetween(element_type_of<From>(), element_type_of<To>());
+  if constexpr (kRule == Conversion::kSame) {
     return value;
-  } else if constexpr (std::is_same_v<To, bool>) {
+  } else if constexpr (kRule == Conversion::kToBool) {
     if constexpr (kIsHalf<From>) {
       return ToFloat(value) != 0.0f;
     } else {
       return value != From(0);
     }
-  } else if constexpr (std::is_same_v<From, bool>) {
+  } else if constexpr (kRule == Conversion::kFromBool) {
     return Convert<To>(static_cast<uint8_t>(value ? 1 : 0));
-  } else if constexpr (kIsInteger<From>) {
-    if constexpr (kIsInteger<To>) {
-      return static_cast<To>(value);
-    } else if constexpr (std::is_same_v<To, Float16>) {
+  } else if constexpr (kRule == Conversion::kWrapInteger) {
+    return static_cast<To>(value);
+  } else if constexpr (kRule == Conversion::kSaturateToInteger) {
+    return SaturatingFromDouble<To>(AsDouble(value));
+  } else if constexpr (kIsInteger<From>) {  // kRoundToFloat from an integer
+    if constexpr (std::is_same_v<To, Float16>) {
       if constexpr (std::is_signed_v<From>) return ToFloat16(int64_t(value));
       else return ToFloat16(uint64_t(value));
     } else if constexpr (std::is_same_v<To, BFloat16>) {
       if constexpr (std::is_signed_v<From>) return ToBFloat16(int64_t(value));
       else return ToBFloat16(uint64_t(value));
     } else {
-      return static_cast<To>(value);  // float, double
+      return static_cast<To>(value);  // float, double: C++ rounds to nearest even
     }
-  } else {
-    // From is a floating type.
+  } else {  // kRoundToFloat or kExactToFloat from a float
     const double exact = AsDouble(value);
-    if constexpr (kIsInteger<To>) {
-      return SaturatingFromDouble<To>(exact);
-    } else if constexpr (std::is_same_v<To, Float16>) {
+    if constexpr (std::is_same_v<To, Float16>) {
       return ToFloat16(exact);
     } else if constexpr (std::is_same_v<To, BFloat16>) {
       return ToBFloat16(exact);
