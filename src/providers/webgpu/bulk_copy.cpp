@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/return_if_error.h"
 #include "providers/webgpu/command_list.h"
 #include "providers/webgpu/context.h"
 
@@ -65,10 +66,8 @@ DtStatus* RecordBulkCopy(Context& context, CommandList& list, wgpu::Buffer src, 
                               static_cast<uint32_t>(dst_offset / 16),
                               static_cast<uint32_t>(size / 16), 0};
   wgpu::Buffer buffer = nullptr;
-  if (DtStatus* status = list.TakeBuffer(sizeof params, wgpu::usage::kStorage | wgpu::usage::kCopyDst,
-                                         &buffer)) {
-    return status;
-  }
+  DT_RETURN_IF_ERROR(
+      list.TakeBuffer(sizeof params, wgpu::usage::kStorage | wgpu::usage::kCopyDst, &buffer));
   api.QueueWriteBuffer(context.queue(), buffer, 0, params, sizeof params);
   wgpu::BindGroupLayout layout = api.ComputePipelineGetBindGroupLayout(pipeline, 0);
   const wgpu::BindGroupEntry entries[3] = {

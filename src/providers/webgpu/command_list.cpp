@@ -2,8 +2,9 @@
 
 #include <cstring>
 
-#include "layout/layout.h"
+#include "common/return_if_error.h"
 #include "host_memory/strided_copy.h"
+#include "layout/layout.h"
 
 namespace devtensor::webgpu {
 
@@ -89,7 +90,7 @@ void CommandList::RollBack(const Mark& mark) {
 
 DtStatus* CommandList::TakeBuffer(uint64_t bytes, wgpu::Flags usage, wgpu::Buffer* buffer) {
   uint64_t capacity = 0;
-  if (DtStatus* s = context_.TakeBuffer(bytes, usage, buffer, &capacity)) return s;
+  DT_RETURN_IF_ERROR(context_.TakeBuffer(bytes, usage, buffer, &capacity));
   owned_.push_back({*buffer, capacity, usage});
   return nullptr;
 }
@@ -109,6 +110,13 @@ void CommandList::IssueWrites() const {
     }
     api.QueueWriteBuffer(context_.queue(), write.buffer, write.offset, data, write.size);
   }
+}
+
+std::vector<const CommandList*> ListsOf(const std::vector<std::unique_ptr<CommandList>>& owned) {
+  std::vector<const CommandList*> lists;
+  lists.reserve(owned.size());
+  for (const auto& list : owned) lists.push_back(list.get());
+  return lists;
 }
 
 }  // namespace devtensor::webgpu

@@ -18,7 +18,9 @@ namespace devtensor::webgpu {
 
 class CommandList {
  public:
+  // An empty list of work on `context`'s device.
   explicit CommandList(Context& context) : context_(context) {}
+  // Releases the bind groups of its dispatches and gives its buffers back to the pools.
   ~CommandList();
   CommandList(const CommandList&) = delete;
   CommandList& operator=(const CommandList&) = delete;
@@ -29,8 +31,10 @@ class CommandList {
   // A queue write of a host tensor's elements, packed densely (and zero-padded to `size` bytes)
   // at each execution: for strided or odd-sized host data a graph reads at replay.
   void WritePacked(wgpu::Buffer buffer, uint64_t offset, const DtTensorRef& host, size_t size);
+  // A copy of `size` bytes between buffers (copyBufferToBuffer).
   void Copy(wgpu::Buffer src, uint64_t src_offset, wgpu::Buffer dst, uint64_t dst_offset,
             uint64_t size);
+  // Zeroes `size` bytes of `buffer` at `offset` (clearBuffer).
   void Clear(wgpu::Buffer buffer, uint64_t offset, uint64_t size);
   // A dispatch bound by its maker; takes ownership of `group`. What it reads and writes is not
   // known to the list, so a schedule runs it after everything before it and before everything
@@ -41,6 +45,7 @@ class CommandList {
   // A buffer from the context's pools that the list owns.
   DtStatus* TakeBuffer(uint64_t bytes, wgpu::Flags usage, wgpu::Buffer* buffer);
 
+  // How many dispatches the list holds, bound ones and op ones.
   size_t dispatches() const { return dispatches_; }
   // True when the list holds no command and no queue write: executing it does nothing.
   bool empty() const { return commands_.empty() && writes_.empty(); }
@@ -55,7 +60,9 @@ class CommandList {
   struct Mark {
     size_t writes, copies, commands, ops, owned, dispatches;
   };
+  // What the list holds now.
   Mark mark() const;
+  // Takes back everything recorded after `mark`, releasing what it holds.
   void RollBack(const Mark& mark);
 
   enum class Kind { kCopy, kClear, kDispatch, kOp };
@@ -68,7 +75,9 @@ class CommandList {
     uint32_t x, y;
     size_t op;  // kOp: index into ops()
   };
+  // The commands in the order recorded.
   const std::vector<Command>& commands() const { return commands_; }
+  // The op dispatches the kOp commands name.
   const std::vector<OpDispatch>& ops() const { return ops_; }
   // Issues the list's queue writes (packing host tensors that need it).
   void IssueWrites() const;
@@ -98,6 +107,10 @@ class CommandList {
   std::vector<Owned> owned_;
   size_t dispatches_ = 0;
 };
+
+// The lists of `owned` (a stream's queued lists, a graph's recorded ones), in order: what a
+// schedule takes.
+std::vector<const CommandList*> ListsOf(const std::vector<std::unique_ptr<CommandList>>& owned);
 
 }  // namespace devtensor::webgpu
 

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/return_if_error.h"
 #include "providers/webgpu/copy_kernel.h"
 #include "providers/webgpu/op_dispatch.h"
 
@@ -88,7 +89,7 @@ DtStatus* Context::Get(const DtHostApi* host, int32_t index, std::shared_ptr<Con
   }
   std::shared_ptr<Context> created(new Context());
   created->host_ = host;
-  if (DtStatus* status = created->Create(index)) return status;
+  DT_RETURN_IF_ERROR(created->Create(index));
   registry.contexts[static_cast<size_t>(index)] = created;
   *out = std::move(created);
   return nullptr;
@@ -274,7 +275,7 @@ void Context::Submit(wgpu::CommandEncoder encoder) {
 }
 
 DtStatus* Context::WaitIdle() {
-  if (DtStatus* status = WaitQueue()) return status;
+  DT_RETURN_IF_ERROR(WaitQueue());
   return TakeErrors();
 }
 
@@ -282,9 +283,7 @@ DtStatus* Context::WaitQueue() {
   Completion done;
   wgpu::QueueWorkDoneCallbackInfo info{nullptr, wgpu::callback_mode::kWaitAnyOnly, &OnWorkDone,
                                        &done, nullptr};
-  if (DtStatus* status = Wait(api().QueueOnSubmittedWorkDone(queue_, info), "queued work")) {
-    return status;
-  }
+  DT_RETURN_IF_ERROR(Wait(api().QueueOnSubmittedWorkDone(queue_, info), "queued work"));
   if (done.status != wgpu::kRequestSuccess) {
     return host_->CreateStatus(DT_DEVICE_LOST, "the WebGPU queue did not finish its work");
   }
@@ -394,7 +393,7 @@ DtStatus* Context::ErrorFlags(wgpu::Buffer* buffer) {
     descriptor.usage = kTensorUsage;
     descriptor.size = 16;
     error_flags_ = api().DeviceCreateBuffer(device_, &descriptor);
-    if (DtStatus* status = TakeErrors()) return status;
+    DT_RETURN_IF_ERROR(TakeErrors());
   }
   *buffer = error_flags_;
   return nullptr;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/return_if_error.h"
 #include "layout/layout.h"
 #include "providers/webgpu/command_list.h"
 #include "providers/webgpu/context.h"
@@ -337,10 +338,8 @@ DtStatus* RecordKernelJobs(Context& context, CommandList& list, const std::vecto
     std::memcpy(&slots[i * kParamsSlot], &p, sizeof p);
   }
   wgpu::Buffer params = nullptr;
-  if (DtStatus* status =
-          list.TakeBuffer(slots.size(), wgpu::usage::kStorage | wgpu::usage::kCopyDst, &params)) {
-    return status;
-  }
+  DT_RETURN_IF_ERROR(
+      list.TakeBuffer(slots.size(), wgpu::usage::kStorage | wgpu::usage::kCopyDst, &params));
   api.QueueWriteBuffer(context.queue(), params, 0, slots.data(), slots.size());
 
   for (size_t i = 0; i < split.size(); ++i) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/return_if_error.h"
 #include "providers/webgpu/context.h"
 
 namespace devtensor::webgpu {
@@ -17,7 +18,7 @@ DtStatus* ParameterArena::Add(const void* data, size_t bytes, std::shared_ptr<Bl
     Flush();
     wgpu::Buffer buffer = nullptr;
     uint64_t capacity = 0;
-    if (DtStatus* s = context_.TakeBuffer(kBlockBytes, kUsage, &buffer, &capacity)) return s;
+    DT_RETURN_IF_ERROR(context_.TakeBuffer(kBlockBytes, kUsage, &buffer, &capacity));
     current_ = std::make_shared<Block>(context_, buffer, capacity);
     bytes_.clear();
     bytes_.reserve(kBlockBytes);

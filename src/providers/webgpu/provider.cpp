@@ -1,5 +1,6 @@
 // The WebGPU provider library (libdevtensor_webgpu.so): devices are the WebGPU adapters Dawn finds;
-// tensors are WGPUBuffers; copies, clears and streams are in transfer.cpp.
+// tensors are WGPUBuffers. Copies and clears are in transfer.h (planned by copy_plan.h), streams
+// in stream.h, graphs in graph.h, ops in op_kernels.h.
 #include <dlfcn.h>
 
 #include <cstdio>
@@ -9,9 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "common/return_if_error.h"
 #include "devtensor/devtensor_provider.h"
 #include "providers/webgpu/context.h"
+#include "providers/webgpu/error_flags.h"
+#include "providers/webgpu/graph.h"
 #include "providers/webgpu/op_kernels.h"
+#include "providers/webgpu/stream.h"
 #include "providers/webgpu/transfer.h"
 
 namespace devtensor::webgpu {
@@ -38,7 +43,7 @@ DtStatus* ContextFor(ProviderState* state, int32_t device_id, std::shared_ptr<Co
   std::lock_guard<std::mutex> lock(state->mutex);
   auto& slot = state->contexts[static_cast<size_t>(device_id)];
   if (slot == nullptr) {
-    if (DtStatus* s = Context::Get(state->host, device_id, &slot)) return s;
+    DT_RETURN_IF_ERROR(Context::Get(state->host, device_id, &slot));
   }
   *out = slot;
   return nullptr;
@@ -76,11 +81,11 @@ DtStatus* Allocate(void* self, size_t bytes, void** handle) {
   Context& context = *allocator->context;
   return Guard(context.host(), [&]() -> DtStatus* {
     std::lock_guard<std::recursive_mutex> lock(context.mutex());
-    if (DtStatus* s = context.CheckAlive()) return s;
+    DT_RETURN_IF_ERROR(context.CheckAlive());
     wgpu::Buffer buffer = nullptr;
     uint64_t capacity = 0;
     const uint64_t size = (static_cast<uint64_t>(bytes) + 3) & ~uint64_t(3);
-    if (DtStatus* s = context.TakeBuffer(size, Context::TensorUsage(size), &buffer, &capacity)) return s;
+    DT_RETURN_IF_ERROR(context.TakeBuffer(size, Context::TensorUsage(size), &buffer, &capacity));
     *handle = buffer;
     return nullptr;
   });
@@ -121,7 +126,7 @@ DtStatus* ForEachRun(const DtCopyPair* pairs, size_t count, bool by_stream, Batc
            (!by_stream || pairs[end].stream == pairs[begin].stream)) {
       ++end;
     }
-    if (DtStatus* s = batch(pairs + begin, end - begin)) return s;
+    DT_RETURN_IF_ERROR(batch(pairs + begin, end - begin));
     begin = end;
   }
   return nullptr;
@@ -133,7 +138,7 @@ DtStatus* CopyTensors(void* self, const DtCopyPair* pairs, size_t count) {
     return ForEachRun(pairs, count, true, [&](const DtCopyPair* run, size_t n) -> DtStatus* {
       auto* stream = static_cast<Stream*>(run->stream);
       std::shared_ptr<Context> context;
-      if (DtStatus* s = ContextForWork(state, GpuDeviceOf(*run), stream, &context)) return s;
+      DT_RETURN_IF_ERROR(ContextForWork(state, GpuDeviceOf(*run), stream, &context));
       return CopyBatch(*context, run, n, stream);
     });
   });
@@ -144,7 +149,7 @@ DtStatus* CheckCopies(void* self, const DtCopyPair* pairs, size_t count) {
   return Guard(state->host, [&]() -> DtStatus* {
     return ForEachRun(pairs, count, false, [&](const DtCopyPair* run, size_t n) -> DtStatus* {
       std::shared_ptr<Context> context;
-      if (DtStatus* s = ContextFor(state, GpuDeviceOf(*run), &context)) return s;
+      DT_RETURN_IF_ERROR(ContextFor(state, GpuDeviceOf(*run), &context));
       return CheckBatch(*context, run, n);
     });
   });
@@ -155,7 +160,7 @@ DtStatus* ZeroTensor(void* self, const DtTensorRef* tensor, void* stream_handle)
   return Guard(state->host, [&]() -> DtStatus* {
     auto* stream = static_cast<Stream*>(stream_handle);
     std::shared_ptr<Context> context;
-    if (DtStatus* s = ContextForWork(state, tensor->device_id, stream, &context)) return s;
+    DT_RETURN_IF_ERROR(ContextForWork(state, tensor->device_id, stream, &context));
     return ZeroView(*context, *tensor, stream);
   });
 }
@@ -196,7 +201,7 @@ DtStatus* CreateAllocator(void* self, int32_t device_id, DtAllocator* allocator)
   auto* state = static_cast<ProviderState*>(self);
   return Guard(state->host, [&]() -> DtStatus* {
     auto created = std::make_unique<Allocator>();
-    if (DtStatus* s = ContextFor(state, device_id, &created->context)) return s;
+    DT_RETURN_IF_ERROR(ContextFor(state, device_id, &created->context));
     allocator->state = created.release();
     allocator->Allocate = &Allocate;
     allocator->Free = &Free;
@@ -224,7 +229,7 @@ DtStatus* AcquireExternalBuffer(void* self, int32_t device_id, void* handle, siz
   auto* state = static_cast<ProviderState*>(self);
   return Guard(state->host, [&]() -> DtStatus* {
     std::shared_ptr<Context> context;
-    if (DtStatus* s = ContextFor(state, device_id, &context)) return s;
+    DT_RETURN_IF_ERROR(ContextFor(state, device_id, &context));
     std::lock_guard<std::recursive_mutex> lock(context->mutex());
     const wgpu::Api& api = context->api();
     auto buffer = static_cast<wgpu::Buffer>(handle);
@@ -249,7 +254,7 @@ DtStatus* AcquireExternalBuffer(void* self, int32_t device_id, void* handle, siz
     wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context->device(), nullptr);
     api.CommandEncoderClearBuffer(encoder, buffer, 0, 0);
     context->Submit(encoder);
-    if (DtStatus* s = context->WaitQueue()) return s;
+    DT_RETURN_IF_ERROR(context->WaitQueue());
     const std::string errors = context->TakeErrorText();
     if (!errors.empty()) {
       return Fail(state->host, DT_INVALID_ARGUMENT,
@@ -275,8 +280,8 @@ DtStatus* CreateStream(void* self, int32_t device_id, void** stream) {
   auto* state = static_cast<ProviderState*>(self);
   return Guard(state->host, [&]() -> DtStatus* {
     std::shared_ptr<Context> context;
-    if (DtStatus* s = ContextFor(state, device_id, &context)) return s;
-    if (DtStatus* s = context->CheckAlive()) return s;
+    DT_RETURN_IF_ERROR(ContextFor(state, device_id, &context));
+    DT_RETURN_IF_ERROR(context->CheckAlive());
     *stream = new Stream(std::move(context));
     return nullptr;
   });
@@ -296,9 +301,9 @@ DtStatus* RunOp(void* self, const DtOpCall* call, void* stream_handle) {
   return Guard(state->host, [&]() -> DtStatus* {
     auto* stream = static_cast<Stream*>(stream_handle);
     std::shared_ptr<Context> context;
-    if (DtStatus* s = ContextForWork(state, call->device_id, stream, &context)) return s;
+    DT_RETURN_IF_ERROR(ContextForWork(state, call->device_id, stream, &context));
     std::lock_guard<std::recursive_mutex> lock(context->mutex());
-    if (DtStatus* s = context->CheckAlive()) return s;
+    DT_RETURN_IF_ERROR(context->CheckAlive());
     if (stream != nullptr && stream->recording == nullptr) {
       DtStatus* status = QueueOnStream(
           *context, *stream, [&](CommandList& list) { return RecordOp(*context, list, *call); });
@@ -306,7 +311,7 @@ DtStatus* RunOp(void* self, const DtOpCall* call, void* stream_handle) {
       return status;
     }
     auto list = std::make_unique<CommandList>(*context);
-    if (DtStatus* s = RecordOp(*context, *list, *call)) return s;
+    DT_RETURN_IF_ERROR(RecordOp(*context, *list, *call));
     NoteFlagRaisingOp(stream, call->op_type);
     return Execute(*context, std::move(list), nullptr, stream);
   });
@@ -316,9 +321,9 @@ DtStatus* ReadErrorFlagsEntry(void* self, int32_t device_id, uint32_t* flags) {
   auto* state = static_cast<ProviderState*>(self);
   return Guard(state->host, [&]() -> DtStatus* {
     std::shared_ptr<Context> context;
-    if (DtStatus* s = ContextFor(state, device_id, &context)) return s;
+    DT_RETURN_IF_ERROR(ContextFor(state, device_id, &context));
     std::lock_guard<std::recursive_mutex> lock(context->mutex());
-    if (DtStatus* s = context->CheckAlive()) return s;
+    DT_RETURN_IF_ERROR(context->CheckAlive());
     return TakeDeviceErrorFlags(*context, flags);
   });
 }
@@ -330,7 +335,7 @@ DtStatus* BeginCapture(void* self, void* handle) {
   return Guard(state->host, [&]() -> DtStatus* {
     auto* stream = static_cast<Stream*>(handle);
     std::lock_guard<std::recursive_mutex> lock(stream->context->mutex());
-    if (DtStatus* s = stream->context->CheckAlive()) return s;
+    DT_RETURN_IF_ERROR(stream->context->CheckAlive());
     stream->recording = std::make_unique<Graph>();
     stream->recording->context = stream->context;
     return nullptr;
@@ -343,7 +348,7 @@ DtStatus* EndCapture(void* self, void* handle, void** graph) {
     auto* stream = static_cast<Stream*>(handle);
     std::lock_guard<std::recursive_mutex> lock(stream->context->mutex());
     std::unique_ptr<Graph> recorded;
-    if (DtStatus* s = EndRecording(*stream, &recorded)) return s;
+    DT_RETURN_IF_ERROR(EndRecording(*stream, &recorded));
     *graph = recorded.release();
     return nullptr;
   });
@@ -378,7 +383,7 @@ DtStatus* GetNativeHandle(void* self, int32_t device_id, const char* name, void*
     }
     std::shared_ptr<Context> context;
     if (wanted == "WGPUDevice" || wanted == "WGPUQueue") {
-      if (DtStatus* s = ContextFor(state, device_id, &context)) return s;
+      DT_RETURN_IF_ERROR(ContextFor(state, device_id, &context));
       *handle = wanted == "WGPUDevice" ? static_cast<void*>(context->device())
                                        : static_cast<void*>(context->queue());
       return nullptr;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/return_if_error.h"
+
 namespace devtensor::webgpu {
 namespace {
 
@@ -11,23 +13,15 @@ using Command = CommandList::Command;
 constexpr size_t kFirstPart = 4;  // dispatches
 using Kind = CommandList::Kind;
 
-// Bytes a command reads or writes.
-struct Access {
-  enum Mode { kRead, kWrite, kFlag };  // kFlag: only ORs bits in (the device's error flags)
-  wgpu::Buffer buffer;
-  uint64_t begin, end;
-  Mode mode;
-};
+}  // namespace
 
-// Whether two accesses must keep their order: they overlap, and are not both reads nor both
-// flag raises.
 bool Conflict(const Access& a, const Access& b) {
   if (a.buffer != b.buffer || a.begin >= b.end || b.begin >= a.end) return false;
   return a.mode == Access::kWrite || a.mode != b.mode;
 }
 
-// What `command` of `list` reads and writes; false for a dispatch bound by its maker.
-bool AccessesOf(const CommandList& list, const Command& command, std::vector<Access>* out) {
+bool AccessesOf(const Command& command, const std::vector<OpDispatch>& ops,
+                std::vector<Access>* out) {
   out->clear();
   switch (command.kind) {
     case Kind::kCopy:
@@ -40,7 +34,7 @@ bool AccessesOf(const CommandList& list, const Command& command, std::vector<Acc
     case Kind::kDispatch:
       return false;
     case Kind::kOp: {
-      const OpDispatch& op = list.ops()[command.op];
+      const OpDispatch& op = ops[command.op];
       const KernelFamily& family = *op.family;
       out->push_back({op.roles[0].buffer, op.roles[0].begin, op.roles[0].end, Access::kWrite});
       for (uint32_t role = 1; role <= family.inputs; ++role) {
@@ -54,43 +48,43 @@ bool AccessesOf(const CommandList& list, const Command& command, std::vector<Acc
   return false;
 }
 
-// The accesses of the commands placed so far, with their levels, chained by buffer.
-class AccessHistory {
- public:
-  // The first level at which `access` may run: after every earlier access it conflicts with.
-  size_t LevelAfter(const Access& access) const {
-    size_t level = 0;
-    for (size_t i = Last(access.buffer); i != kNone; i = entries_[i].previous) {
-      if (entries_[i].level >= level && Conflict(access, entries_[i].access)) level = entries_[i].level + 1;
-    }
-    return level;
-  }
-  void Add(const Access& access, size_t level) {
-    size_t b = 0;
-    while (b < buffers_.size() && buffers_[b].first != access.buffer) ++b;
-    if (b == buffers_.size()) buffers_.emplace_back(access.buffer, kNone);
-    entries_.push_back({access, level, buffers_[b].second});
-    buffers_[b].second = entries_.size() - 1;
-  }
+size_t LevelPlacer::Place(const std::vector<Access>& accesses) {
+  size_t level = floor_;
+  for (const Access& access : accesses) level = std::max(level, LevelAfter(access));
+  for (const Access& access : accesses) Add(access, level);
+  levels_ = std::max(levels_, level + 1);
+  return level;
+}
 
- private:
-  static constexpr size_t kNone = SIZE_MAX;
-  struct Entry {
-    Access access;
-    size_t level;
-    size_t previous;  // the buffer's access before this one
-  };
-  size_t Last(wgpu::Buffer buffer) const {
-    for (const auto& [b, last] : buffers_) {
-      if (b == buffer) return last;
-    }
-    return kNone;
-  }
-  std::vector<std::pair<wgpu::Buffer, size_t>> buffers_;  // and the index of its last access
-  std::vector<Entry> entries_;
-};
+size_t LevelPlacer::PlaceAlone() {
+  const size_t level = levels_;
+  floor_ = level + 1;
+  levels_ = level + 1;
+  return level;
+}
 
-}  // namespace
+size_t LevelPlacer::LevelAfter(const Access& access) const {
+  size_t level = 0;
+  for (size_t i = Last(access.buffer); i != kNone; i = entries_[i].previous) {
+    if (entries_[i].level >= level && Conflict(access, entries_[i].access)) level = entries_[i].level + 1;
+  }
+  return level;
+}
+
+void LevelPlacer::Add(const Access& access, size_t level) {
+  size_t b = 0;
+  while (b < buffers_.size() && buffers_[b].first != access.buffer) ++b;
+  if (b == buffers_.size()) buffers_.emplace_back(access.buffer, kNone);
+  entries_.push_back({access, level, buffers_[b].second});
+  buffers_[b].second = entries_.size() - 1;
+}
+
+size_t LevelPlacer::Last(wgpu::Buffer buffer) const {
+  for (const auto& [b, last] : buffers_) {
+    if (b == buffer) return last;
+  }
+  return kNone;
+}
 
 DtStatus* Schedule::Make(Context& context, std::vector<const CommandList*> lists,
                          std::unique_ptr<Schedule>* out) {
@@ -102,33 +96,23 @@ DtStatus* Schedule::Make(Context& context, std::vector<const CommandList*> lists
     size_t level;
   };
   std::vector<Placed> placed;
-  AccessHistory earlier;
+  LevelPlacer placer;
   std::vector<Access> accesses;
-  size_t levels = 0;
-  size_t floor = 0;  // the level after the last bound dispatch
-  // With no op to batch (a copy's lists, say) or batching off, commands keep their order: one
-  // command a level, with nothing to compare.
+  // With no op to batch (a copy's lists, say) or batching off, commands keep their order: each
+  // is placed alone, one command a level, with nothing to compare.
   const bool reorder = context.batching() &&
                        std::any_of(lists.begin(), lists.end(), [](const CommandList* list) {
                          return !list->ops().empty();
                        });
   for (const CommandList* list : lists) {
     for (const Command& command : list->commands()) {
-      size_t level = floor;
-      if (!reorder) {
-        level = levels;
-      } else if (!AccessesOf(*list, command, &accesses)) {
-        level = levels;
-        floor = level + 1;
-      } else {
-        for (const Access& access : accesses) level = std::max(level, earlier.LevelAfter(access));
-        for (const Access& access : accesses) earlier.Add(access, level);
-      }
+      const size_t level = reorder && AccessesOf(command, list->ops(), &accesses)
+                               ? placer.Place(accesses)
+                               : placer.PlaceAlone();
       placed.push_back({list, &command, level});
-      levels = std::max(levels, level + 1);
     }
   }
-  std::vector<std::vector<const Placed*>> by_level(levels);
+  std::vector<std::vector<const Placed*>> by_level(placer.levels());
   for (const Placed& p : placed) by_level[p.level].push_back(&p);
 
   for (const auto& level : by_level) {
@@ -170,7 +154,7 @@ DtStatus* Schedule::Make(Context& context, std::vector<const CommandList*> lists
       if (entry.bound != nullptr) {
         bound.push_back({entry.bound->pipeline, entry.bound->group, entry.bound->x, entry.bound->y});
       } else {
-        if (DtStatus* s = batches[entry.batch].Bind(context, schedule->blocks_, &bound)) return s;
+        DT_RETURN_IF_ERROR(batches[entry.batch].Bind(context, schedule->blocks_, &bound));
         for (const BoundDispatch& d : bound) {
           if (d.group != nullptr) schedule->groups_.push_back(d.group);
         }

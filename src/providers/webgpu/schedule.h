@@ -12,7 +12,10 @@
 #ifndef DEVTENSOR_PROVIDERS_WEBGPU_SCHEDULE_H_
 #define DEVTENSOR_PROVIDERS_WEBGPU_SCHEDULE_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "devtensor/devtensor_provider.h"
@@ -20,6 +23,56 @@
 #include "providers/webgpu/context.h"
 
 namespace devtensor::webgpu {
+
+// Bytes a command reads or writes.
+struct Access {
+  enum Mode { kRead, kWrite, kFlag };  // kFlag: only ORs bits in (the device's error flags)
+  wgpu::Buffer buffer;
+  uint64_t begin, end;
+  Mode mode;
+};
+
+// Whether two accesses must keep their order: they overlap, and are not both reads nor both
+// flag raises.
+bool Conflict(const Access& a, const Access& b);
+
+// What `command` reads and writes (an op dispatch's from its record in `ops`, its list's ops());
+// false for a dispatch bound by its maker, whose accesses are not known.
+bool AccessesOf(const CommandList::Command& command, const std::vector<OpDispatch>& ops,
+                std::vector<Access>* out);
+
+// Places commands, in the order they were recorded, into levels: each one level after the latest
+// earlier command it conflicts with, and a command whose accesses are not known after everything
+// before it and before everything after it. Commands of one level are independent.
+class LevelPlacer {
+ public:
+  // The level of the next command, whose reads and writes are `accesses`.
+  size_t Place(const std::vector<Access>& accesses);
+  // The level of the next command when its accesses are not known: a level of its own after all.
+  size_t PlaceAlone();
+  // How many levels the commands placed so far take.
+  size_t levels() const { return levels_; }
+
+ private:
+  static constexpr size_t kNone = SIZE_MAX;
+  struct Entry {
+    Access access;
+    size_t level;
+    size_t previous;  // the buffer's access before this one
+  };
+  // The first level at which `access` may run: after every earlier access it conflicts with.
+  size_t LevelAfter(const Access& access) const;
+  // Remembers `access`, made at `level`.
+  void Add(const Access& access, size_t level);
+  // The index of the latest access to `buffer`, or kNone.
+  size_t Last(wgpu::Buffer buffer) const;
+
+  // The accesses of the commands placed so far, with their levels, chained by buffer.
+  std::vector<std::pair<wgpu::Buffer, size_t>> buffers_;  // and the index of its last access
+  std::vector<Entry> entries_;
+  size_t levels_ = 0;
+  size_t floor_ = 0;  // the level after the last command placed alone
+};
 
 class Schedule {
  public:
@@ -29,6 +82,7 @@ class Schedule {
   // context's mutex.
   static DtStatus* Make(Context& context, std::vector<const CommandList*> lists,
                         std::unique_ptr<Schedule>* out);
+  // Releases the bind groups the schedule made.
   ~Schedule();
   Schedule(const Schedule&) = delete;
   Schedule& operator=(const Schedule&) = delete;
@@ -38,6 +92,7 @@ class Schedule {
   // while the host encodes the rest. The caller holds the context's mutex.
   void Run(size_t part) const;
 
+  // Dispatches the schedule encodes (op dispatches batched count once per batch).
   size_t dispatches() const { return dispatches_; }
 
  private:
