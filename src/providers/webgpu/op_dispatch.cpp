@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "common/return_if_error.h"
+
 namespace devtensor::webgpu {
 namespace {
 
@@ -30,7 +32,8 @@ void Keep(std::vector<std::shared_ptr<ParameterArena::Block>>& blocks,
 
 std::string AlonePrelude(const KernelFamily& family) {
   std::string code =
-      "@group(0) @binding(0) var<uniform> params: array<vec4<u32>, 32>;\n"
+      "@group(0) @binding(0) var<uniform> params: array<vec4<u32>, " +
+      std::to_string(kOpParamWords / 4) + ">;\n"
       "fn pw(i: u32) -> u32 { return params[i >> 2u][i & 3u]; }\n"
       "@group(0) @binding(1) var<storage, read_write> out_words: array<atomic<u32>>;\n"
       "fn out_load(w: u32) -> u32 { return atomicLoad(&out_words[w]); }\n"
@@ -53,7 +56,7 @@ std::string AlonePrelude(const KernelFamily& family) {
   }
   return code +
          "fn element_index(group: vec3<u32>, groups: vec3<u32>, lane: u32) -> u32 {\n"
-         "  return (group.x + group.y * groups.x) * 256u + lane;\n}\n";
+         "  return (group.x + group.y * groups.x) * " + std::to_string(kOpWorkgroup) + "u + lane;\n}\n";
 }
 
 const KernelFamily* FamilyFor(Context& context, const std::string& key,
@@ -215,7 +218,7 @@ DtStatus* OpBatch::Bind(Context& context, std::vector<std::shared_ptr<ParameterA
   const Context::Kernel& kernel = known->second;
   if (kernel.pipeline == nullptr) {
     for (const Slot& slot : slots_) {
-      if (DtStatus* s = BindAlone(context, *slot.op, blocks, &out->emplace_back())) return s;
+      DT_RETURN_IF_ERROR(BindAlone(context, *slot.op, blocks, &out->emplace_back()));
     }
     return nullptr;
   }
@@ -234,7 +237,7 @@ DtStatus* OpBatch::Bind(Context& context, std::vector<std::shared_ptr<ParameterA
   std::shared_ptr<ParameterArena::Block> block;
   uint64_t offset = 0;
   const size_t bytes = words.size() * sizeof(uint32_t);
-  if (DtStatus* s = context.parameters().Add(words.data(), bytes, &block, &offset)) return s;
+  DT_RETURN_IF_ERROR(context.parameters().Add(words.data(), bytes, &block, &offset));
   std::vector<wgpu::BindGroupEntry> entries;
   entries.reserve(binding_count_ + 2);
   entries.push_back({nullptr, 0, block->buffer(), offset, bytes, nullptr, nullptr});
@@ -262,7 +265,7 @@ DtStatus* OpBatch::BindAlone(Context& context, const OpDispatch& op,
   std::shared_ptr<ParameterArena::Block> block;
   uint64_t offset = 0;
   const size_t bytes = op.params.size() * sizeof(uint32_t);
-  if (DtStatus* s = context.parameters().Add(op.params.data(), bytes, &block, &offset)) return s;
+  DT_RETURN_IF_ERROR(context.parameters().Add(op.params.data(), bytes, &block, &offset));
   std::vector<wgpu::BindGroupEntry> entries;
   entries.reserve(2 + kOpInputs);
   entries.push_back({nullptr, 0, block->buffer(), offset, bytes, nullptr, nullptr});
@@ -362,7 +365,7 @@ std::string OpBatch::BatchedPrelude(const std::vector<Declared>& declared) const
   return code +
          "fn element_index(group: vec3<u32>, groups: vec3<u32>, lane: u32) -> u32 {\n" + touch +
          "  slot_base = group.y * " + std::to_string(kOpParamWords) + "u;\n"
-         "  return group.x * 256u + lane;\n"
+         "  return group.x * " + std::to_string(kOpWorkgroup) + "u + lane;\n"
          "}\n";
 }
 

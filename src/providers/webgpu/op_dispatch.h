@@ -31,14 +31,35 @@
 
 namespace devtensor::webgpu {
 
+// An op's parameter block. Its fixed words are the same for every op, so that a batch can move
+// any slot's bases and name its bindings (kernels/kernel_params.h names them for kernels):
+//   0                invocations that do work
+//   1                dimensions of the index space
+//   2                invocations per row of workgroups
+//   8...15           the index space's extents
+//   16 + 12 * role   the byte of the role's element 0 in its bound window, then the role's byte
+//                    stride along each dimension of the index space
+//   76...119         the op's own parameters
+//   120 + role       in a batch: the binding the role reads or writes
 inline constexpr size_t kOpParamWords = 128;  // an op's parameters: 512 bytes
 inline constexpr uint32_t kOpInputs = 4;      // input roles 1..4; role 0 is the output
 inline constexpr uint32_t kOpWorkgroup = 256;
-// Parameter words 16 + 12 * role: the byte of the role's element 0 in its bound window.
-inline constexpr size_t OpBaseWord(uint32_t role) { return 16 + 12 * size_t(role); }
-// Parameter words 120 + role, in a batch: the binding the role reads or writes. (Ops use words
-// below 88.)
-inline constexpr size_t OpBindingWord(uint32_t role) { return 120 + size_t(role); }
+inline constexpr size_t kOpCountWord = 0;
+inline constexpr size_t kOpRankWord = 1;
+inline constexpr size_t kOpRowWidthWord = 2;
+inline constexpr size_t kOpExtentWord = 8;
+inline constexpr size_t kOpMaxRank = 8;       // dimensions of an index space, at most
+inline constexpr size_t kOpRoleWords = 12;    // a role's base and its strides
+// The byte of the role's element 0 in its bound window.
+inline constexpr size_t OpBaseWord(uint32_t role) { return 16 + kOpRoleWords * size_t(role); }
+// The role's byte stride along dimension `d` of the index space (d < kOpRoleWords - 1).
+inline constexpr size_t OpStrideWord(uint32_t role, size_t d) { return OpBaseWord(role) + 1 + d; }
+// The op's own parameters: words [kOpOwnFirstWord, kOpOwnEndWord).
+inline constexpr size_t kOpOwnFirstWord = OpBaseWord(kOpInputs + 1);
+inline constexpr size_t kOpOwnEndWord = 120;
+// In a batch: the binding the role reads or writes.
+inline constexpr size_t OpBindingWord(uint32_t role) { return kOpOwnEndWord + size_t(role); }
+static_assert(kOpExtentWord + kOpMaxRank <= OpBaseWord(0) && OpBindingWord(kOpInputs) < kOpParamWords);
 
 // One op kernel and everything its WGSL depends on besides its parameters.
 struct KernelFamily {
@@ -87,6 +108,9 @@ struct BoundDispatch {
 class OpBatch {
  public:
   explicit OpBatch(const Context& context) : api_(context.api()), limits_(context.limits()) {}
+  // A batch that only decides what it takes (Add), for a device of these limits; buffer sizes
+  // and usages come from `api`.
+  OpBatch(const wgpu::Api& api, const wgpu::Limits& limits) : api_(api), limits_(limits) {}
 
   // Takes `op` into the batch when it is the first, or of the batch's batchable family and the
   // batch stays within the device's limits (storage bindings per stage, binding size, uniform

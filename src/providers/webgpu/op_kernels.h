@@ -1,13 +1,10 @@
 // Op kernels on WebGPU: each op is a generated compute shader with one invocation per element it
-// produces. Outputs are bound as arrays of atomic words: elements narrower than a word are written
-// with masked atomic AND/OR, so views at any element offset and with any strides are written
-// exactly, with no race on the words they share with neighbours. Inputs that share a buffer with
-// the output are read through the output's binding when they are the very same view (in-place
-// updates) or span bytes apart from the output's, and are staged through a scratch copy when they
-// overlap it (WebGPU forbids binding one buffer both read-only and read-write in one dispatch).
+// produces (kernels/: one file per op or family, kernels/op_builder.h for how tensors are bound).
 // Ops are recorded as OpDispatch records (op_dispatch.h), bound when a schedule runs them.
 #ifndef DEVTENSOR_PROVIDERS_WEBGPU_OP_KERNELS_H_
 #define DEVTENSOR_PROVIDERS_WEBGPU_OP_KERNELS_H_
+
+#include <cstddef>
 
 #include "devtensor/devtensor_provider.h"
 #include "providers/webgpu/command_list.h"
@@ -15,8 +12,16 @@
 
 namespace devtensor::webgpu {
 
+// The ops the kernels run and the element types each takes as its op's principal type (inputs[0]
+// for Cast, Add, Sub, Mul, Div, ScatterND, ArgMax, Expand and KvCacheAppend; inputs[1] for
+// Where; the output for Fill, UpdateAttentionMask and UpdatePositionIds): the factory's op_support.
+extern const DtOpSupport kWebGpuOpSupport[];
+// Entries of kWebGpuOpSupport.
+extern const size_t kWebGpuOpSupportCount;
+
 // Records the op into `list` (no execution). DT_NOT_SUPPORTED, naming the op, the type and the
-// device, when there is no kernel for the call's types. The caller holds the context's mutex.
+// device, when there is no kernel for the call (or the host passes no typed call: provider ABI
+// 1.1). The caller holds the context's mutex.
 DtStatus* RecordOp(Context& context, CommandList& list, const DtOpCall& call);
 
 // Reads and clears the device's error flags (bit 0: a KvCacheAppend position was out of range).

@@ -453,6 +453,8 @@ extern "C" DT_EXPORT DtStatus* DtProviderInit(const DtHostApi* host, const DtPro
     f.ReleaseGraph = &ReleaseGraph;
     f.RunOp = &RunOp;
     f.ReadErrorFlags = &ReadErrorFlagsEntry;
+    f.op_support = kWebGpuOpSupport;
+    f.op_support_count = kWebGpuOpSupportCount;
     DtProvider& p = state->provider;
     p.struct_size = sizeof(DtProvider);
     p.abi_major = DT_PROVIDER_ABI_MAJOR;

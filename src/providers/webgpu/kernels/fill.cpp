@@ -1,0 +1,35 @@
+// Fill: every element of the output set to the value, whose bits in the output's type the host
+// made (DtOpParams::fill.bits, converted as Cast converts).
+#include "common/return_if_error.h"
+#include "providers/webgpu/kernels/element_code.h"
+#include "providers/webgpu/kernels/kernels.h"
+#include "providers/webgpu/kernels/library.h"
+
+namespace devtensor::webgpu {
+namespace {
+
+constexpr Param kParamList[] = {
+    {"value", ParamType::kU64},  // the element's bits, in the low bytes
+};
+constexpr ParamTable kParams(kParamList);
+constexpr Param kValue = kParams["value"];
+
+}  // namespace
+
+DtStatus* RecordFill(Context& context, CommandList& list, const DtOpCall& call) {
+  OpBuilder b(context, list, call);
+  const DtTensorRef& out = *call.outputs[0];
+  TypeInfo info{};
+  Describe(out.element_type, &info);
+  DT_RETURN_IF_ERROR(b.BindOutput(out));
+  b.SetSpace(out.shape, out.rank);
+  b.SetStrides(0, out.strides, out.rank, out.element_size);
+  b.params().Set(kValue, static_cast<uint64_t>(call.params->fill.bits));
+  return b.Dispatch(call, "", [&] {
+    const std::string bits = info.size == 8 ? "param_value()" : "param_value().x";
+    return KernelLibrary() + kParams.Accessors() + MainHead() + "  " +
+           StoreRaw(info.size, "address(0u, index)", bits) + "\n}\n";
+  }, 0);
+}
+
+}  // namespace devtensor::webgpu
