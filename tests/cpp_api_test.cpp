@@ -23,6 +23,7 @@
 
 #include "devtensor/devtensor.h"
 #include "devtensor/devtensor.hpp"
+#include "device_suite/device_cases.h"
 #include "test_util.h"
 
 namespace {
@@ -292,6 +293,13 @@ TEST(CppApi, ErrorsCarryTheCodeAndTheMessage) {
 class CppApiOnDevice : public ::testing::TestWithParam<DtDeviceType> {
  protected:
   void SetUp() override {
+    const DtDevice* found = nullptr;
+    DtStatus* status = DtGetDevice(env.get(), GetParam(), 0, &found);
+    if (status != nullptr) {
+      const std::string why = DtGetErrorMessage(status);
+      DtReleaseStatus(status);
+      GTEST_SKIP() << "no " << DtGetDeviceTypeName(GetParam()) << " device on this machine: " << why;
+    }
     device = env.device(GetParam());
     cpu = env.device(DT_DEVICE_CPU);
     device.error_flags();  // clears what an earlier test left
@@ -407,8 +415,13 @@ class CppApiOnDevice : public ::testing::TestWithParam<DtDeviceType> {
 std::string DeviceName(const ::testing::TestParamInfo<DtDeviceType>& info) {
   return DtGetDeviceTypeName(info.param);
 }
-INSTANTIATE_TEST_SUITE_P(Devices, CppApiOnDevice, ::testing::Values(DT_DEVICE_CPU, DT_DEVICE_WEBGPU),
-                         DeviceName);
+// The devices of the device suites (device_suite/device_cases.h).
+std::vector<DtDeviceType> DeviceTypes() {
+  std::vector<DtDeviceType> types;
+  for (const DeviceCase& c : kDeviceCases) types.push_back(c.type);
+  return types;
+}
+INSTANTIATE_TEST_SUITE_P(Devices, CppApiOnDevice, ::testing::ValuesIn(DeviceTypes()), DeviceName);
 
 TEST_P(CppApiOnDevice, DeviceFacts) {
   const DtDeviceInfo info = device.info();

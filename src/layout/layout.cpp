@@ -31,9 +31,12 @@ void ContiguousStrides(const int64_t* shape, size_t rank, int64_t* strides) {
 }
 
 bool IsContiguous(const Layout& layout) {
+  // An empty tensor has no element out of place, whichever dimension is 0.
+  for (size_t i = 0; i < layout.rank; ++i) {
+    if (layout.shape[i] == 0) return true;
+  }
   int64_t expected = 1;
   for (size_t i = layout.rank; i-- > 0;) {
-    if (layout.shape[i] == 0) return true;
     if (layout.shape[i] == 1) continue;
     if (layout.strides[i] != expected) return false;
     expected *= layout.shape[i];
