@@ -185,8 +185,9 @@ TEST(OpSupport, RefusesBadArguments) {
     if (bad == DT_UINT64 || bad == DT_BFLOAT16) continue;
     DtElementType type;
     std::memcpy(&type, &bad, sizeof type);
+    const std::string number = std::to_string(bad);
     DT_EXPECT_ERROR(DtGetOpSupport(env.get(), cpu.get(), "Add", type, &supported),
-                    DT_INVALID_ARGUMENT, "element_type", std::to_string(bad).c_str());
+                    DT_INVALID_ARGUMENT, "element_type", number.c_str());
   }
   EXPECT_THROW(env.supports(cpu, "Frobnicate", DT_FLOAT), devtensor::Error);
 }
