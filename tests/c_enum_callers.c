@@ -45,3 +45,8 @@ DtStatus* CallRunOpWithAttributeType(DtEnv* env, const char* op_type, const DtVa
   a.i = 1;
   return DtRunOp(env, op_type, inputs, num_inputs, outputs, num_outputs, &a, 1, NULL);
 }
+
+DtStatus* CallGetOpSupport(DtEnv* env, const DtDevice* device, const char* op_type, int type,
+                           int32_t* supported) {
+  return DtGetOpSupport(env, device, op_type, (DtElementType)type, supported);
+}

@@ -14,6 +14,9 @@
 #include "ext_device.h"
 #include "test_util.h"
 
+extern "C" DtStatus* CallGetOpSupport(DtEnv* env, const DtDevice* device, const char* op_type,
+                                      int type, int32_t* supported);
+
 namespace {
 
 using namespace devtensor_test;
@@ -181,12 +184,10 @@ TEST(OpSupport, RefusesBadArguments) {
                   DT_INVALID_ARGUMENT, "op_type");
   DT_EXPECT_ERROR(DtGetOpSupport(env.get(), cpu.get(), "Add", DT_FLOAT, nullptr),
                   DT_INVALID_ARGUMENT, "supported");
-  for (int32_t bad : {0, 8 + 6, 99, -1}) {
-    if (bad == DT_UINT64 || bad == DT_BFLOAT16) continue;
-    DtElementType type;
-    std::memcpy(&type, &bad, sizeof type);
+  // Element types as a C caller may pass them (c_enum_callers.c): any int.
+  for (int bad : {0, 14, 99, -1}) {
     const std::string number = std::to_string(bad);
-    DT_EXPECT_ERROR(DtGetOpSupport(env.get(), cpu.get(), "Add", type, &supported),
+    DT_EXPECT_ERROR(CallGetOpSupport(env.get(), cpu.get(), "Add", bad, &supported),
                     DT_INVALID_ARGUMENT, "element_type", number.c_str());
   }
   EXPECT_THROW(env.supports(cpu, "Frobnicate", DT_FLOAT), devtensor::Error);
