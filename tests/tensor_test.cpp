@@ -16,39 +16,15 @@
 
 #include "devtensor/devtensor.h"
 #include "devtensor/devtensor.hpp"
+#include "tensor_queries.h"
 #include "test_util.h"
 
 namespace {
 
 using namespace devtensor_test;
 
-// An out-parameter value no call may leave behind on failure (never dereferenced).
-DtValue* const kUntouched = reinterpret_cast<DtValue*>(uintptr_t{0x5a5a5a50});
-
-// ---- Reference arithmetic ----------------------------------------------------------------------
-
-// Element offsets (from element [0, ..., 0]) of every element, in row-major order of `shape`.
-std::vector<int64_t> ElementOffsets(const Shape& shape, const Shape& strides) {
-  std::vector<int64_t> offsets;
-  for (int64_t flat = 0; flat < Product(shape); ++flat) {
-    int64_t rest = flat, offset = 0;
-    for (size_t i = shape.size(); i-- > 0;) {
-      offset += (rest % shape[i]) * strides[i];
-      rest /= shape[i];
-    }
-    offsets.push_back(offset);
-  }
-  return offsets;
-}
-
 // ---- Library calls ------------------------------------------------------------------------------
 // Setup steps throw devtensor::Error on failure; gtest reports that as a failure of the test.
-
-Value Create(DtEnv* env, const DtDevice* device, DtElementType type, const Shape& shape) {
-  DtValue* out = nullptr;
-  devtensor::Check(DtCreateTensor(env, device, type, shape.data(), shape.size(), &out));
-  return Value(out);
-}
 
 Value Wrap(DtEnv* env, const DtDevice* device, void* data, size_t data_bytes, size_t byte_offset,
            DtElementType type, const Shape& shape) {
@@ -56,30 +32,6 @@ Value Wrap(DtEnv* env, const DtDevice* device, void* data, size_t data_bytes, si
   devtensor::Check(DtCreateTensorWithData(env, device, data, data_bytes, byte_offset, type,
                                           shape.data(), shape.size(), &out));
   return Value(out);
-}
-
-Shape ShapeOf(const DtValue* tensor) {
-  int64_t dims[DT_MAX_RANK];
-  size_t rank = 0;
-  DT_EXPECT_OK(DtGetTensorShape(tensor, nullptr, dims, DT_MAX_RANK, &rank));
-  return Shape(dims, dims + rank);
-}
-
-DtElementType TypeOf(const DtValue* tensor) {
-  DtElementType type = static_cast<DtElementType>(0);
-  DT_EXPECT_OK(DtGetTensorShape(tensor, &type, nullptr, 0, nullptr));
-  return type;
-}
-
-struct BufferInfo {
-  void* handle = nullptr;
-  size_t byte_offset = 0;
-  size_t bytes = 0;
-};
-BufferInfo BufferOf(const DtValue* tensor) {
-  BufferInfo b;
-  DT_EXPECT_OK(DtGetTensorBuffer(tensor, &b.handle, &b.byte_offset, &b.bytes));
-  return b;
 }
 
 // The elements of `tensor` in row-major order, read by the library: copied into a new contiguous
@@ -93,16 +45,6 @@ std::vector<uint8_t> ReadThroughCopy(DtEnv* env, const DtDevice* cpu, const DtVa
   devtensor::Check(DtCopyTensors(env, &src, &dst, 1, nullptr));
   const uint8_t* data = DataOf(dense.get());
   return std::vector<uint8_t>(data, data + Product(shape) * SizeOf(type));
-}
-
-// Bytes of the elements at `element_offsets` (in elements) from `base`, concatenated.
-std::vector<uint8_t> Gather(const uint8_t* base, const std::vector<int64_t>& element_offsets,
-                            size_t element_size) {
-  std::vector<uint8_t> out;
-  for (int64_t offset : element_offsets) {
-    out.insert(out.end(), base + offset * element_size, base + (offset + 1) * element_size);
-  }
-  return out;
 }
 
 using TensorWithData = CpuEnvTest;

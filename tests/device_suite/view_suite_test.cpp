@@ -19,30 +19,14 @@
 #include <vector>
 
 #include "device_suite/device_cases.h"
+#include "tensor_queries.h"
 
 namespace {
 
 using namespace devtensor_test;
 using devtensor::Tensor;
 
-// An out-parameter value no call may leave behind on failure (never dereferenced).
-DtValue* const kUntouched = reinterpret_cast<DtValue*>(uintptr_t{0x5a5a5a50});
-
 // ---- Reference arithmetic ----------------------------------------------------------------------
-
-// Element offsets (from element [0, ..., 0]) of every element, in row-major order of `shape`.
-std::vector<int64_t> ElementOffsets(const Shape& shape, const Shape& strides) {
-  std::vector<int64_t> offsets;
-  for (int64_t flat = 0; flat < Product(shape); ++flat) {
-    int64_t rest = flat, offset = 0;
-    for (size_t i = shape.size(); i-- > 0;) {
-      offset += (rest % shape[i]) * strides[i];
-      rest /= shape[i];
-    }
-    offsets.push_back(offset);
-  }
-  return offsets;
-}
 
 // Contiguous by definition: the k-th element in row-major order sits at element offset k.
 bool IsDenseRowMajor(const Shape& shape, const Shape& strides) {
@@ -63,53 +47,13 @@ size_t ExtentOf(const Shape& shape, const Shape& strides, size_t element_size) {
   return static_cast<size_t>(last + 1) * element_size;
 }
 
-// Bytes of the elements at `element_offsets` (in elements) from `base`, concatenated.
-std::vector<uint8_t> Gather(const uint8_t* base, const std::vector<int64_t>& element_offsets,
-                            size_t element_size) {
-  std::vector<uint8_t> out;
-  for (int64_t offset : element_offsets) {
-    out.insert(out.end(), base + offset * element_size, base + (offset + 1) * element_size);
-  }
-  return out;
-}
-
 // ---- Library calls ------------------------------------------------------------------------------
 // Setup steps throw devtensor::Error on failure; gtest reports that as a failure of the test.
-
-Value Create(DtEnv* env, const DtDevice* device, DtElementType type, const Shape& shape) {
-  DtValue* out = nullptr;
-  devtensor::Check(DtCreateTensor(env, device, type, shape.data(), shape.size(), &out));
-  return Value(out);
-}
-
-Shape ShapeOf(const DtValue* tensor) {
-  int64_t dims[DT_MAX_RANK];
-  size_t rank = 0;
-  DT_EXPECT_OK(DtGetTensorShape(tensor, nullptr, dims, DT_MAX_RANK, &rank));
-  return Shape(dims, dims + rank);
-}
 
 Shape StridesOf(const DtValue* tensor) {
   int64_t strides[DT_MAX_RANK];
   DT_EXPECT_OK(DtGetTensorStrides(tensor, strides, DT_MAX_RANK));
   return Shape(strides, strides + ShapeOf(tensor).size());
-}
-
-DtElementType TypeOf(const DtValue* tensor) {
-  DtElementType type = static_cast<DtElementType>(0);
-  DT_EXPECT_OK(DtGetTensorShape(tensor, &type, nullptr, 0, nullptr));
-  return type;
-}
-
-struct BufferInfo {
-  void* handle = nullptr;
-  size_t byte_offset = 0;
-  size_t bytes = 0;
-};
-BufferInfo BufferOf(const DtValue* tensor) {
-  BufferInfo b;
-  DT_EXPECT_OK(DtGetTensorBuffer(tensor, &b.handle, &b.byte_offset, &b.bytes));
-  return b;
 }
 
 struct Size {
