@@ -70,6 +70,20 @@ inline BufferInfo BufferOf(const DtValue* tensor) {
   return b;
 }
 
+// The elements of `tensor` in row-major order, read by the library: copied into a new contiguous
+// tensor on `cpu` whose bytes are returned.
+inline std::vector<uint8_t> ReadThroughCopy(DtEnv* env, const DtDevice* cpu,
+                                            const DtValue* tensor) {
+  const Shape shape = ShapeOf(tensor);
+  const DtElementType type = TypeOf(tensor);
+  Value dense = Create(env, cpu, type, shape);
+  const DtValue* src = tensor;
+  DtValue* dst = dense.get();
+  devtensor::Check(DtCopyTensors(env, &src, &dst, 1, nullptr));
+  const uint8_t* data = DataOf(dense.get());
+  return std::vector<uint8_t>(data, data + Product(shape) * SizeOf(type));
+}
+
 }  // namespace devtensor_test
 
 #endif  // DEVTENSOR_TESTS_TENSOR_QUERIES_H_

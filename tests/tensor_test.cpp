@@ -34,19 +34,6 @@ Value Wrap(DtEnv* env, const DtDevice* device, void* data, size_t data_bytes, si
   return Value(out);
 }
 
-// The elements of `tensor` in row-major order, read by the library: copied into a new contiguous
-// tensor whose bytes are returned.
-std::vector<uint8_t> ReadThroughCopy(DtEnv* env, const DtDevice* cpu, const DtValue* tensor) {
-  const Shape shape = ShapeOf(tensor);
-  const DtElementType type = TypeOf(tensor);
-  Value dense = Create(env, cpu, type, shape);
-  const DtValue* src = tensor;
-  DtValue* dst = dense.get();
-  devtensor::Check(DtCopyTensors(env, &src, &dst, 1, nullptr));
-  const uint8_t* data = DataOf(dense.get());
-  return std::vector<uint8_t>(data, data + Product(shape) * SizeOf(type));
-}
-
 using TensorWithData = CpuEnvTest;
 
 // ---- DtCreateTensorWithData ---------------------------------------------------------------------

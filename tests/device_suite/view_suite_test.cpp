@@ -66,19 +66,6 @@ Size SizeOfTensor(const DtValue* tensor) {
   return s;
 }
 
-// The elements of `tensor` in row-major order, read by the library: copied into a new contiguous
-// CPU tensor whose bytes are returned.
-std::vector<uint8_t> ReadThroughCopy(DtEnv* env, const DtDevice* cpu, const DtValue* tensor) {
-  const Shape shape = ShapeOf(tensor);
-  const DtElementType type = TypeOf(tensor);
-  Value dense = Create(env, cpu, type, shape);
-  const DtValue* src = tensor;
-  DtValue* dst = dense.get();
-  devtensor::Check(DtCopyTensors(env, &src, &dst, 1, nullptr));
-  const uint8_t* data = DataOf(dense.get());
-  return std::vector<uint8_t>(data, data + Product(shape) * SizeOf(type));
-}
-
 // The tensor and view suites: the device's raw pointers, and shorthands of the C API.
 class DeviceTensorTest : public DeviceTest {
  public:
