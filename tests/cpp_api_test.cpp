@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <regex>
@@ -86,6 +87,10 @@ bool Calls(const std::string& code, const std::string& function) {
 }
 
 TEST(CppApiCoverage, TheWrapperCallsEveryFunctionTheCHeaderExports) {
+  if (!std::filesystem::exists(DT_TEST_C_HEADER) || !std::filesystem::exists(DT_TEST_CPP_HEADER)) {
+    GTEST_SKIP() << "the source tree of this build is not here (" << DT_TEST_C_HEADER
+                 << "): the build was moved to another machine";
+  }
   const std::vector<std::string> exported = ExportedFunctions(ReadFile(DT_TEST_C_HEADER));
   const std::string wrapper = WithoutComments(ReadFile(DT_TEST_CPP_HEADER));
   // The parsing itself: a few functions the header has always had, and no doubles.
