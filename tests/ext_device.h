@@ -27,6 +27,7 @@ inline const std::string kExtProvider = ProviderPath("test_provider_ext");
 inline const std::string kSmallExtProvider = ProviderPath("test_provider_ext_small");
 inline const std::string kV2ExtProvider = ProviderPath("test_provider_ext_v2");
 inline const std::string kPickyExtProvider = ProviderPath("test_provider_ext_picky");
+inline const std::string kAbi11ExtProvider = ProviderPath("test_provider_ext_abi11");
 inline const std::string kNotAProvider = ProviderPath("test_not_a_provider");
 
 // True while the library at `path` is loaded in this process.

@@ -263,6 +263,39 @@ TEST_F(ProviderOpCall, OnlyWhatTheTableListsReachesTheProvider) {
                   DT_INVALID_ARGUMENT, "'value'");
 }
 
+// A factory of provider ABI 1.1 runs ops without declaring a table: the host cannot know, so
+// every op counts as supported and reaches RunOp, which decides (and gets typed calls all the same).
+TEST(OpSupport, AProviderOfAbi11DecidesForItself) {
+  devtensor::Env env;
+  DT_ASSERT_OK(DtRegisterProviderLibrary(env.get(), "ext_abi11", kAbi11ExtProvider.c_str()));
+  const DtDevice* device = nullptr;
+  DT_ASSERT_OK(DtGetDevice(env.get(), DT_DEVICE_EXT_DEV, 0, &device));
+  devtensor::Device ext(device);
+  ExtHooks hooks(kAbi11ExtProvider);
+  auto last_op = reinterpret_cast<int64_t (*)(int32_t*, DtOpParams*)>(
+      dlsym(hooks.library, "DtTestExtLastOp"));
+  ASSERT_NE(last_op, nullptr);
+  EXPECT_TRUE(env.supports(ext, "Add", DT_FLOAT));
+  EXPECT_TRUE(env.supports(ext, "Fill", DT_INT64));
+  EXPECT_FALSE(env.supports(ext, "Add", DT_BOOL)) << "the op's definition still refuses bool";
+  Tensor a = Tensor::create(env, ext, DT_FLOAT, {4});
+  const DtValue* in[] = {a.get(), a.get()};
+  DtValue* sum[] = {a.get()};
+  DT_EXPECT_ERROR(DtRunOp(env.get(), "Add", in, 2, sum, 1, nullptr, 0, nullptr), DT_NOT_SUPPORTED,
+                  "no kernel for op");
+  int32_t op = 0;
+  DtOpParams params{};
+  EXPECT_EQ(last_op(&op, &params), 1) << "the call did not reach RunOp";
+  EXPECT_EQ(op, DT_OP_ADD);
+  Tensor y = Tensor::create(env, ext, DT_INT64, {3});
+  DtAttribute value{};
+  value.name = "value";
+  value.type = DT_ATTR_FLOAT;
+  value.f = -2.5f;
+  env.run("Fill", {}, {&y}, {value});
+  EXPECT_EQ(y.to_host<int64_t>(env), std::vector<int64_t>(3, -2));
+}
+
 TEST(OpSupport, AProviderWithoutKernelsHasNone) {
   devtensor::Env env;
   DT_ASSERT_OK(DtRegisterProviderLibrary(env.get(), "ext_small", kSmallExtProvider.c_str()));

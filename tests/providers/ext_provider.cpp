@@ -8,6 +8,8 @@
 //                             external-buffer check (a provider built against an older header)
 //   DT_TEST_ABI_MAJOR=N       claims provider ABI major N
 //   DT_TEST_REQUIRE_HOST_MINOR=N  refuses hosts whose ABI minor is below N
+//   DT_TEST_ABI_1_1_FACTORY   a factory of provider ABI 1.1: RunOp but no op support table, so
+//                             the host hands it every op
 //
 // Test hooks: DT_TEST_EXT_STREAM_DELAY_US delays every queued task, so that work really is in
 // flight when a test releases things; DtTestExtCounters reports calls and pairs seen;
@@ -302,7 +304,7 @@ DtStatus* RunOp(void*, const DtOpCall* call, void* stream) {
     g_last_op = op;
     g_last_params = *call->params;
   }
-  if (op != DT_OP_FILL) return Fail(DT_INTERNAL, "the host sent op %lld, which is not in the table", op);
+  if (op != DT_OP_FILL) return Fail(DT_NOT_SUPPORTED, "the test provider has no kernel for op %lld", op);
   const uint64_t bits = call->params->fill.bits;
   if (stream == nullptr) return FillNow(call->outputs[0], bits);
   try {
@@ -402,8 +404,10 @@ DtStatus* GetNativeHandle(void*, int32_t device_id, const char* name, void** han
 // The factory lives in memory of exactly struct_size bytes, so that a host reading past the size
 // the provider declared is caught by AddressSanitizer.
 DtProviderFactory* MakeFactory() {
-#ifdef DT_TEST_SMALL_STRUCTS
+#if defined(DT_TEST_SMALL_STRUCTS)
   const size_t size = DT_PROVIDER_FACTORY_MIN_SIZE;
+#elif defined(DT_TEST_ABI_1_1_FACTORY)
+  const size_t size = offsetof(DtProviderFactory, op_support);
 #else
   const size_t size = sizeof(DtProviderFactory);
 #endif
