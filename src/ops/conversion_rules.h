@@ -20,22 +20,9 @@
 
 namespace devtensor::ops {
 
-enum class TypeClass { kBool, kSigned, kUnsigned, kFloat };
-
-// The class of an element type; kUnsigned for a number that is no DtElementType.
-constexpr TypeClass ClassOf(DtElementType type) {
-  switch (type) {
-    case DT_BOOL: return TypeClass::kBool;
-    case DT_INT8: case DT_INT16: case DT_INT32: case DT_INT64: return TypeClass::kSigned;
-    case DT_FLOAT: case DT_FLOAT16: case DT_BFLOAT16: case DT_DOUBLE: return TypeClass::kFloat;
-    case DT_UINT8: case DT_UINT16: case DT_UINT32: case DT_UINT64: break;
-  }
-  return TypeClass::kUnsigned;
-}
-
-constexpr bool IsFloatType(DtElementType type) { return ClassOf(type) == TypeClass::kFloat; }
-constexpr bool IsIntegerType(DtElementType type) {
-  return ClassOf(type) == TypeClass::kSigned || ClassOf(type) == TypeClass::kUnsigned;
+// True for float, float16, bfloat16 and double.
+constexpr bool IsFloatType(DtElementType type) {
+  return type == DT_FLOAT || type == DT_FLOAT16 || type == DT_BFLOAT16 || type == DT_DOUBLE;
 }
 
 // The values an integer type holds: [min, max]. For float -> integer saturation.

@@ -17,13 +17,31 @@ namespace {
 // the state of the provider, its factory, allocator and data transfer.
 struct CpuProvider {
   const DtHostApi* host = nullptr;
-  DtOpSupport op_support[DT_OP_ID_END - 1] = {};
   DtProviderFactory factory{};
   const DtProviderFactory* factories[1] = {};
   DtProvider provider{};
 };
 
 const DtHostApi* Host(void* state) { return static_cast<CpuProvider*>(state)->host; }
+
+// Every op of every element type its definition takes: the reference kernels cover them all.
+constexpr uint64_t kAnyType = ~uint64_t(0);
+constexpr DtOpSupport kOpSupport[] = {
+    {DT_OP_CAST, kAnyType},
+    {DT_OP_ADD, kAnyType},
+    {DT_OP_SUB, kAnyType},
+    {DT_OP_MUL, kAnyType},
+    {DT_OP_DIV, kAnyType},
+    {DT_OP_WHERE, kAnyType},
+    {DT_OP_SCATTER_ND, kAnyType},
+    {DT_OP_ARGMAX, kAnyType},
+    {DT_OP_EXPAND, kAnyType},
+    {DT_OP_FILL, kAnyType},
+    {DT_OP_UPDATE_ATTENTION_MASK, kAnyType},
+    {DT_OP_UPDATE_POSITION_IDS, kAnyType},
+    {DT_OP_KV_CACHE_APPEND, kAnyType},
+};
+static_assert(sizeof kOpSupport / sizeof kOpSupport[0] == DT_OP_ID_END - 1);
 
 // Alignment of every CPU allocation: a cache line, and enough for any element type.
 constexpr size_t kAlignment = 64;
@@ -152,12 +170,8 @@ extern "C" DtStatus* DtCpuProviderInit(const DtHostApi* host, const DtProvider**
   factory.CreateDataTransfer = &CreateDataTransfer;
   factory.Release = &ReleaseNothing;
   factory.RunOp = &RunOp;
-  // Every op of every element type its definition takes: the reference kernels cover them all.
-  for (int32_t id = 1; id < DT_OP_ID_END; ++id) {
-    cpu->op_support[id - 1] = {static_cast<DtOpId>(id), ~uint64_t(0)};
-  }
-  factory.op_support = cpu->op_support;
-  factory.op_support_count = DT_OP_ID_END - 1;
+  factory.op_support = kOpSupport;
+  factory.op_support_count = sizeof kOpSupport / sizeof kOpSupport[0];
   cpu->factories[0] = &cpu->factory;
   DtProvider& out = cpu->provider;
   out.struct_size = sizeof(DtProvider);

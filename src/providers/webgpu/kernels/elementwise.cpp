@@ -34,11 +34,9 @@ uint32_t OutputSize(const DtOpCall& call) {
 DtStatus* RecordPerElement(OpBuilder& b, const DtOpCall& call, uint32_t inputs,
                            const std::function<std::string(const std::vector<DtTensorRef>& used)>& store) {
   const DtTensorRef& out = *call.outputs[0];
-  DT_RETURN_IF_ERROR(b.BindOutput(out));
+  DT_RETURN_IF_ERROR(b.BindOutputElements(out));
   std::vector<DtTensorRef> used(inputs);
   for (uint32_t k = 0; k < inputs; ++k) DT_RETURN_IF_ERROR(b.BindInput(k + 1, *call.inputs[k], true, &used[k]));
-  b.SetSpace(out.shape, out.rank);
-  b.SetStrides(0, out.strides, out.rank, out.element_size);
   for (uint32_t k = 0; k < inputs; ++k) {
     std::vector<int64_t> strides = BroadcastStrides(used[k], out.shape, out.rank);
     b.SetStrides(k + 1, strides.data(), out.rank, used[k].element_size);

@@ -21,9 +21,7 @@ DtStatus* RecordFill(Context& context, CommandList& list, const DtOpCall& call) 
   const DtTensorRef& out = *call.outputs[0];
   TypeInfo info{};
   Describe(out.element_type, &info);
-  DT_RETURN_IF_ERROR(b.BindOutput(out));
-  b.SetSpace(out.shape, out.rank);
-  b.SetStrides(0, out.strides, out.rank, out.element_size);
+  DT_RETURN_IF_ERROR(b.BindOutputElements(out));
   b.params().Set(kValue, static_cast<uint64_t>(call.params->fill.bits));
   return b.Dispatch(call, "", [&] {
     const std::string bits = info.size == 8 ? "param_value()" : "param_value().x";

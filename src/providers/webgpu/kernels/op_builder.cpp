@@ -83,6 +83,13 @@ DtStatus* OpBuilder::BindOutput(const DtTensorRef& out) {
   return Bind(out, &bound_[0]);
 }
 
+DtStatus* OpBuilder::BindOutputElements(const DtTensorRef& out) {
+  DT_RETURN_IF_ERROR(BindOutput(out));
+  SetSpace(out.shape, out.rank);
+  SetStrides(0, out.strides, out.rank, out.element_size);
+  return nullptr;
+}
+
 DtStatus* OpBuilder::BindInput(uint32_t role, const DtTensorRef& in, bool may_alias, DtTensorRef* used) {
   *used = in;
   if (IsEmpty(in)) {

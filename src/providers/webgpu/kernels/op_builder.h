@@ -40,6 +40,9 @@ class OpBuilder {
 
   // Binds the output (role 0). Must come first: inputs are compared with it.
   DtStatus* BindOutput(const DtTensorRef& out);
+  // BindOutput, with one invocation per element of the output (its shape the index space, its
+  // strides role 0's): what ops that compute each output element alone start with.
+  DtStatus* BindOutputElements(const DtTensorRef& out);
   // Binds input `role` (1..4). An input in the output's buffer is read through the output's
   // binding (whose window grows to cover it) when it is the output's very view and `may_alias`,
   // or when the bytes it spans are apart from the output's; else through a scratch copy.

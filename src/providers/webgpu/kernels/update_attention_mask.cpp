@@ -17,11 +17,9 @@ constexpr Param kColumns = kParams["columns"];
 DtStatus* RecordUpdateAttentionMask(Context& context, CommandList& list, const DtOpCall& call) {
   OpBuilder b(context, list, call);
   const DtTensorRef& mask = *call.outputs[0];
-  DT_RETURN_IF_ERROR(b.BindOutput(mask));
+  DT_RETURN_IF_ERROR(b.BindOutputElements(mask));
   DtTensorRef total;
   DT_RETURN_IF_ERROR(b.BindInput(1, *call.inputs[0], false, &total));
-  b.SetSpace(mask.shape, mask.rank);
-  b.SetStrides(0, mask.strides, mask.rank, mask.element_size);
   b.params().Set(kColumns, static_cast<uint32_t>(mask.shape[1]));
   return b.Dispatch(call, "", [&] {
     std::string code = KernelLibrary() + kParams.Accessors() + MainHead();

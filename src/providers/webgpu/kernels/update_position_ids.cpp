@@ -17,9 +17,7 @@ constexpr Param kIncrement = kParams["increment"];
 DtStatus* RecordUpdatePositionIds(Context& context, CommandList& list, const DtOpCall& call) {
   OpBuilder b(context, list, call);
   const DtTensorRef& out = *call.outputs[0];
-  DT_RETURN_IF_ERROR(b.BindOutput(out));
-  b.SetSpace(out.shape, out.rank);
-  b.SetStrides(0, out.strides, out.rank, out.element_size);
+  DT_RETURN_IF_ERROR(b.BindOutputElements(out));
   b.params().Set(kIncrement, static_cast<uint64_t>(call.params->update_position_ids.increment));
   return b.Dispatch(call, "", [&] {
     std::string code = KernelLibrary() + kParams.Accessors() + MainHead() + "  let a = address(0u, index);\n";
