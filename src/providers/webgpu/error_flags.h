@@ -14,9 +14,9 @@ namespace devtensor::webgpu {
 
 struct Stream;
 
-// Notes that `op_type`, issued on `stream` (recording or not; null: none), may raise the device's
-// error flags.
-void NoteFlagRaisingOp(Stream* stream, const char* op_type);
+// Notes that `op`, issued on `stream` (recording or not; null: none), may raise the device's error
+// flags when it is one that does (KvCacheAppend, ScatterND).
+void NoteFlagRaisingOp(Stream* stream, DtOpId op);
 
 // The device's error flags raised by all its work so far, streams' queued work included, which
 // is submitted first; reading clears them. The caller holds the context's mutex.

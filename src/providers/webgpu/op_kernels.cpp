@@ -1,12 +1,10 @@
 #include "providers/webgpu/op_kernels.h"
 
 #include <algorithm>
-#include <cstring>
 #include <iterator>
 #include <string>
 
 #include "common/return_if_error.h"
-#include "layout/element_type.h"
 #include "providers/webgpu/kernels/kernels.h"
 
 namespace devtensor::webgpu {
@@ -67,37 +65,6 @@ DtStatus* RecordOp(Context& context, CommandList& list, const DtOpCall& call) {
   const RecordFunction record = KernelOf(call.op);
   if (record == nullptr) return OpBuilder(context, list, call).NotSupported("no WebGPU kernel");
   return record(context, list, call);
-}
-
-DtStatus* ReadErrorFlags(Context& context, uint32_t* flags) {
-  wgpu::Buffer buffer = nullptr;
-  DT_RETURN_IF_ERROR(context.ErrorFlags(&buffer));
-  const wgpu::Api& api = context.api();
-  wgpu::Buffer readback = nullptr;
-  uint64_t capacity = 0;
-  DT_RETURN_IF_ERROR(
-      context.TakeBuffer(16, wgpu::usage::kMapRead | wgpu::usage::kCopyDst, &readback, &capacity));
-  wgpu::CommandEncoder encoder = api.DeviceCreateCommandEncoder(context.device(), nullptr);
-  api.CommandEncoderCopyBufferToBuffer(encoder, buffer, 0, readback, 0, 16);
-  api.CommandEncoderClearBuffer(encoder, buffer, 0, 16);
-  context.Submit(encoder);
-  struct Mapped {
-    uint32_t status = 0;
-  } mapped;
-  wgpu::BufferMapCallbackInfo info{nullptr, wgpu::callback_mode::kWaitAnyOnly,
-                                   [](uint32_t status, wgpu::StringView, void* m, void*) {
-                                     static_cast<Mapped*>(m)->status = status;
-                                   },
-                                   &mapped, nullptr};
-  DT_RETURN_IF_ERROR(
-      context.Wait(api.BufferMapAsync(readback, wgpu::map_mode::kRead, 0, 16, info), "the error flags"));
-  if (mapped.status != wgpu::kRequestSuccess) {
-    return context.host()->CreateStatus(DT_DEVICE_LOST, "reading the WebGPU error flags failed");
-  }
-  std::memcpy(flags, api.BufferGetConstMappedRange(readback, 0, 16), sizeof(uint32_t));
-  api.BufferUnmap(readback);
-  context.Recycle(readback, capacity, wgpu::usage::kMapRead | wgpu::usage::kCopyDst);
-  return context.TakeErrors();
 }
 
 }  // namespace devtensor::webgpu

@@ -24,9 +24,6 @@ extern const size_t kWebGpuOpSupportCount;
 // 1.1). The caller holds the context's mutex.
 DtStatus* RecordOp(Context& context, CommandList& list, const DtOpCall& call);
 
-// Reads and clears the device's error flags (bit 0: a KvCacheAppend position was out of range).
-DtStatus* ReadErrorFlags(Context& context, uint32_t* flags);
-
 }  // namespace devtensor::webgpu
 
 #endif  // DEVTENSOR_PROVIDERS_WEBGPU_OP_KERNELS_H_

@@ -307,12 +307,12 @@ DtStatus* RunOp(void* self, const DtOpCall* call, void* stream_handle) {
     if (stream != nullptr && stream->recording == nullptr) {
       DtStatus* status = QueueOnStream(
           *context, *stream, [&](CommandList& list) { return RecordOp(*context, list, *call); });
-      if (status == nullptr) NoteFlagRaisingOp(stream, call->op_type);
+      if (status == nullptr) NoteFlagRaisingOp(stream, call->op);
       return status;
     }
     auto list = std::make_unique<CommandList>(*context);
     DT_RETURN_IF_ERROR(RecordOp(*context, *list, *call));
-    NoteFlagRaisingOp(stream, call->op_type);
+    NoteFlagRaisingOp(stream, call->op);
     return Execute(*context, std::move(list), nullptr, stream);
   });
 }

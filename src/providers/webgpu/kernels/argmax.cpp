@@ -125,8 +125,7 @@ DtStatus* RecordArgMax(Context& context, CommandList& list, const DtOpCall& call
   OpBuilder b(context, list, call);
   const DtTensorRef& data = *call.inputs[0];
   const DtTensorRef& out = *call.outputs[0];
-  TypeInfo info{};
-  Describe(data.element_type, &info);
+  const auto size = static_cast<uint32_t>(data.element_size);
   const auto axis = static_cast<size_t>(call.params->argmax.axis);
   const bool keepdims = call.params->argmax.keepdims != 0;
   const bool last = call.params->argmax.select_last_index != 0;
@@ -176,7 +175,7 @@ DtStatus* RecordArgMax(Context& context, CommandList& list, const DtOpCall& call
     b.params().Set(kAxisLength, static_cast<uint32_t>(length));
     b.params().Set(kAxisStride, static_cast<uint32_t>(in.strides[axis] * static_cast<int64_t>(in.element_size)));
     return b.Dispatch(call, (std::string(order) + "/whole").c_str(), [&] {
-      return ArgMaxCode(data.element_type, info.size, last, Pass::kWhole);
+      return ArgMaxCode(data.element_type, size, last, Pass::kWhole);
     }, 1, /*batchable=*/false);
   }
 
@@ -224,7 +223,7 @@ DtStatus* RecordArgMax(Context& context, CommandList& list, const DtOpCall& call
   b.params().Set(kAxisStride, static_cast<uint32_t>(in.strides[axis] * static_cast<int64_t>(in.element_size)));
   b.params().Set(kChunkLength, static_cast<uint32_t>(kChunk));
   DT_RETURN_IF_ERROR(b.Dispatch(call, (std::string(order) + "/chunks").c_str(), [&] {
-    return ArgMaxCode(data.element_type, info.size, last, Pass::kChunks);
+    return ArgMaxCode(data.element_type, size, last, Pass::kChunks);
   }, 1, /*batchable=*/false));
 
   // Second pass: a workgroup per output over its candidates.
@@ -244,7 +243,7 @@ DtStatus* RecordArgMax(Context& context, CommandList& list, const DtOpCall& call
   reduce.SetStrides(1, read.data(), space.size(), 1);
   reduce.params().Set(kCandidates, static_cast<uint32_t>(chunks));
   return reduce.Dispatch(call, (std::string(order) + "/candidates").c_str(), [&] {
-    return ArgMaxCode(data.element_type, info.size, last, Pass::kCandidates);
+    return ArgMaxCode(data.element_type, size, last, Pass::kCandidates);
   }, 1, /*batchable=*/false);
 }
 

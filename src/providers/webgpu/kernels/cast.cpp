@@ -6,12 +6,10 @@ namespace devtensor::webgpu {
 
 DtStatus* RecordCast(Context& context, CommandList& list, const DtOpCall& call) {
   OpBuilder b(context, list, call);
-  const DtElementType to = call.outputs[0]->element_type;
-  TypeInfo info{};
-  Describe(to, &info);
-  return RecordPerElement(b, call, 1, [&](const std::vector<DtTensorRef>& used) {
-    const DtElementType from = used[0].element_type;
-    return Store(to, info.size, "address(0u, index)",
+  // Captures only the call: no allocation for the std::function on each op.
+  return RecordPerElement(b, call, 1, [&call](const std::vector<DtTensorRef>& used) {
+    const DtElementType from = used[0].element_type, to = call.outputs[0]->element_type;
+    return Store(to, static_cast<uint32_t>(call.outputs[0]->element_size), "address(0u, index)",
                  Convert(from, to, FromBits(from, "raw1(address(1u, index))")));
   });
 }

@@ -24,9 +24,7 @@ std::vector<int64_t> BroadcastStrides(const DtTensorRef& t, const int64_t* shape
 
 // The output element's size in bytes, as its kernel stores it.
 uint32_t OutputSize(const DtOpCall& call) {
-  TypeInfo info{};
-  Describe(call.outputs[0]->element_type, &info);
-  return info.size;
+  return static_cast<uint32_t>(call.outputs[0]->element_size);
 }
 
 }  // namespace
@@ -53,10 +51,12 @@ DtStatus* RecordPerElement(OpBuilder& b, const DtOpCall& call, uint32_t inputs,
 
 DtStatus* RecordArithmetic(Context& context, CommandList& list, const DtOpCall& call) {
   OpBuilder b(context, list, call);
-  const DtElementType type = call.outputs[0]->element_type;
-  TypeInfo info{};
-  Describe(type, &info);
-  return RecordPerElement(b, call, 2, [&](const std::vector<DtTensorRef>&) {
+  // The store is made only when the kernel is first compiled, and captures only the call, so that
+  // its std::function needs no allocation on each op.
+  return RecordPerElement(b, call, 2, [&call](const std::vector<DtTensorRef>&) {
+    const DtElementType type = call.outputs[0]->element_type;
+    TypeInfo info{};
+    Describe(type, &info);
     const std::string a = FromBits(type, "raw1(address(1u, index))");
     const std::string c = FromBits(type, "raw2(address(2u, index))");
     const std::string out = "address(0u, index)";

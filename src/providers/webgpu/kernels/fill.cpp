@@ -19,14 +19,13 @@ constexpr Param kValue = kParams["value"];
 DtStatus* RecordFill(Context& context, CommandList& list, const DtOpCall& call) {
   OpBuilder b(context, list, call);
   const DtTensorRef& out = *call.outputs[0];
-  TypeInfo info{};
-  Describe(out.element_type, &info);
+  const auto size = static_cast<uint32_t>(out.element_size);
   DT_RETURN_IF_ERROR(b.BindOutputElements(out));
   b.params().Set(kValue, static_cast<uint64_t>(call.params->fill.bits));
   return b.Dispatch(call, "", [&] {
-    const std::string bits = info.size == 8 ? "param_value()" : "param_value().x";
+    const std::string bits = size == 8 ? "param_value()" : "param_value().x";
     return KernelLibrary() + kParams.Accessors() + MainHead() + "  " +
-           StoreRaw(info.size, "address(0u, index)", bits) + "\n}\n";
+           StoreRaw(size, "address(0u, index)", bits) + "\n}\n";
   }, 0);
 }
 

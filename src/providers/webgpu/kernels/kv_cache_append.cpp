@@ -41,8 +41,7 @@ DtStatus* RecordKvCacheAppend(Context& context, CommandList& list, const DtOpCal
   OpBuilder b(context, list, call);
   const DtTensorRef& cache = *call.outputs[0];
   const DtTensorRef& fresh = *call.inputs[0];
-  TypeInfo info{};
-  Describe(cache.element_type, &info);
+  const auto size = static_cast<uint32_t>(cache.element_size);
   // The last position the append may start at, clamped to an int32 position's range; -1 when
   // none fits. max_len and new_len are not negative, so the difference cannot overflow.
   const auto last_position =
@@ -58,13 +57,13 @@ DtStatus* RecordKvCacheAppend(Context& context, CommandList& list, const DtOpCal
   b.SetStrides(1, kv.strides, kv.rank, kv.element_size);
   b.params().Set(kLastPosition, last_position);
   return b.Dispatch(call, "", [&] {
-    std::string code = KernelLibrary() + kParams.Accessors() + RawLoad("raw1", "word_in1", info.size) + MainHead();
+    std::string code = KernelLibrary() + kParams.Accessors() + RawLoad("raw1", "word_in1", size) + MainHead();
     // The value is read before the position is known: the two loads overlap.
     code += "  let value = raw1(address(1u, index));\n";
     code += "  let position = bitcast<i32>(word_in2(param_base(2u) >> 2u));\n";
     code += "  if (position < 0 || position > param_last_position()) { raise_flag(1u); return; }\n";
     code += "  var at = index;\n  at[2] = at[2] + u32(position);\n";
-    code += "  " + StoreRaw(info.size, "address(0u, at)", "value") + "\n}\n";
+    code += "  " + StoreRaw(size, "address(0u, at)", "value") + "\n}\n";
     return code;
   }, 2);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/return_if_error.h"
+#include "layout/layout.h"
 #include "layout/element_type.h"
 #include "providers/webgpu/copy_kernel.h"
 
@@ -42,25 +43,6 @@ uint64_t SpanEnd(const DtTensorRef& t) {
 
 }  // namespace
 
-const char* OpName(DtOpId op) {
-  switch (op) {
-    case DT_OP_CAST: return "Cast";
-    case DT_OP_ADD: return "Add";
-    case DT_OP_SUB: return "Sub";
-    case DT_OP_MUL: return "Mul";
-    case DT_OP_DIV: return "Div";
-    case DT_OP_WHERE: return "Where";
-    case DT_OP_SCATTER_ND: return "ScatterND";
-    case DT_OP_ARGMAX: return "ArgMax";
-    case DT_OP_EXPAND: return "Expand";
-    case DT_OP_FILL: return "Fill";
-    case DT_OP_UPDATE_ATTENTION_MASK: return "UpdateAttentionMask";
-    case DT_OP_UPDATE_POSITION_IDS: return "UpdatePositionIds";
-    case DT_OP_KV_CACHE_APPEND: return "KvCacheAppend";
-  }
-  return "an unknown op";
-}
-
 bool IsEmpty(const DtTensorRef& t) {
   return std::any_of(t.shape, t.shape + t.rank, [](int64_t n) { return n == 0; });
 }
@@ -68,13 +50,13 @@ bool IsEmpty(const DtTensorRef& t) {
 DtStatus* OpBuilder::NotSupported(const std::string& why) {
   const DtElementType type =
       call_.num_inputs > 0 ? call_.inputs[0]->element_type : call_.outputs[0]->element_type;
-  std::string message = std::string(OpName(call_.op)) + " on " + ElementTypeName(type) +
+  std::string message = std::string(call_.op_type) + " on " + ElementTypeName(type) +
                         " on WebGPU:" + std::to_string(call_.device_id) + ": " + why;
   return context_.host()->CreateStatus(DT_NOT_SUPPORTED, message.c_str());
 }
 
 DtStatus* OpBuilder::Fail(DtErrorCode code, const std::string& why) {
-  std::string message = std::string(OpName(call_.op)) + ": " + why;
+  std::string message = std::string(call_.op_type) + ": " + why;
   return context_.host()->CreateStatus(code, message.c_str());
 }
 
@@ -123,11 +105,7 @@ DtStatus* OpBuilder::BindInput(uint32_t role, const DtTensorRef& in, bool may_al
   DT_RETURN_IF_ERROR(list_.TakeBuffer((bytes + 3) & ~uint64_t(3), Context::kTensorUsage, &scratch));
   staged_strides_.emplace_back(DT_MAX_RANK, 0);
   int64_t* strides = staged_strides_.back().data();
-  int64_t stride = 1;
-  for (size_t i = in.rank; i-- > 0;) {
-    strides[i] = stride;
-    stride *= std::max<int64_t>(in.shape[i], 1);
-  }
+  ContiguousStrides(in.shape, in.rank, strides);
   DtTensorRef dense = in;
   dense.handle = scratch;
   dense.byte_offset = 0;
@@ -177,7 +155,7 @@ DtStatus* OpBuilder::Dispatch(const DtOpCall& call, const char* variant,
   params.Set(kRowWidthParam, columns * kOpWorkgroup);
   std::string key;
   key.reserve(96);
-  key.append(OpName(call.op)).append("/").append(variant).append("/");
+  key.append(call.op_type).append("/").append(variant).append("/");
   for (size_t k = 0; k < call.num_outputs; ++k) key.append(ElementTypeName(call.outputs[k]->element_type)).append(",");
   key.append("/");
   for (size_t k = 0; k < call.num_inputs; ++k) key.append(ElementTypeName(call.inputs[k]->element_type)).append(",");

@@ -20,9 +20,6 @@
 
 namespace devtensor::webgpu {
 
-// The op's name ("Add", "KvCacheAppend", ...), for messages and kernel keys.
-const char* OpName(DtOpId op);
-
 // Whether `t` has no elements.
 bool IsEmpty(const DtTensorRef& t);
 

@@ -39,15 +39,13 @@ DtStatus* RecordCopy(OpBuilder& b, const DtOpCall& call) {
   if (in_place) return nullptr;
   DtOpCall expand = call;
   expand.op_type = "Expand";
-  expand.op = DT_OP_EXPAND;
   expand.num_inputs = 1;
   return RecordExpandWith(b, expand);
 }
 
 DtStatus* RecordUpdates(OpBuilder& b, const DtOpCall& call, const DtTensorRef& ind, const DtTensorRef& upd) {
   const DtTensorRef& out = *call.outputs[0];
-  TypeInfo info{};
-  Describe(out.element_type, &info);
+  const auto size = static_cast<uint32_t>(out.element_size);
   b.SetSpace(upd.shape, upd.rank);
   b.SetStrides(2, upd.strides, upd.rank, upd.element_size);
   b.SetStrides(1, ind.strides, ind.rank, 8);  // tuple dimensions, then between a tuple's entries
@@ -58,7 +56,7 @@ DtStatus* RecordUpdates(OpBuilder& b, const DtOpCall& call, const DtTensorRef& i
     b.params().SetAt(kOutputExtent, static_cast<uint32_t>(d), static_cast<uint32_t>(out.shape[d]));
   }
   return b.Dispatch(call, "", [&] {
-    std::string code = KernelLibrary() + kParams.Accessors() + RawLoad("raw2", "word_in2", info.size) + MainHead();
+    std::string code = KernelLibrary() + kParams.Accessors() + RawLoad("raw2", "word_in2", size) + MainHead();
     code += "  var tuple = param_base(1u);\n"
             "  for (var d = 0u; d < param_tuple_dims(); d++) { tuple += index[d] * param_stride(1u, d); }\n";
     code += "  var dest = param_base(0u);\n";
@@ -72,7 +70,7 @@ DtStatus* RecordUpdates(OpBuilder& b, const DtOpCall& call, const DtTensorRef& i
     // The output's dimensions past those the tuple picks follow the updates' last dimensions.
     code += "  for (var d = param_tuple_dims(); d < param_rank(); d++) {\n"
             "    dest += index[d] * param_stride(0u, param_index_depth() + d - param_tuple_dims());\n  }\n";
-    code += "  " + StoreRaw(info.size, "dest", "raw2(address(2u, index))") + "\n}\n";
+    code += "  " + StoreRaw(size, "dest", "raw2(address(2u, index))") + "\n}\n";
     return code;
   }, 2);
 }
