@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "test_util.h"
+
 namespace devtensor {
 namespace {
 
@@ -323,15 +325,6 @@ TEST(LayoutsOverlap, EmptyLayoutsOverlapNothing) {
 
 // ---- Random nested row-major layouts against the byte-by-byte reference ---------------------------
 
-// A random engine with a fresh seed each run, or DEVTENSOR_TEST_SEED to repeat one; tests put
-// SCOPED_TRACE(SeedText(seed)) first so that a failure prints it.
-uint64_t FreshSeed() {
-  const char* fixed = std::getenv("DEVTENSOR_TEST_SEED");
-  std::random_device device;
-  return fixed ? std::strtoull(fixed, nullptr, 10) : (uint64_t(device()) << 32) ^ device();
-}
-std::string SeedText(uint64_t seed) { return "DEVTENSOR_TEST_SEED=" + std::to_string(seed); }
-
 // A slice of a random row-major parent at a random byte offset: strides from the parent, shape and
 // start random along every axis (now and then empty).
 Layout RandomSlice(std::mt19937_64& random, size_t element_size) {
@@ -353,9 +346,9 @@ Layout RandomSlice(std::mt19937_64& random, size_t element_size) {
 }
 
 TEST(LayoutRandom, RunsAreTheElementsBytesInMaximalAscendingRuns) {
-  const uint64_t seed = FreshSeed();
-  SCOPED_TRACE(SeedText(seed));
-  std::mt19937_64 random(seed);
+  devtensor_test::Random fresh;  // a fresh seed each run (test_util.h)
+  SCOPED_TRACE(fresh.trace());
+  std::mt19937_64& random = fresh.engine;
   for (int trial = 0; trial < 3000; ++trial) {
     const Layout l = RandomSlice(random, size_t(1) << (trial % 4));
     SCOPED_TRACE(Describe(l));
@@ -378,9 +371,9 @@ TEST(LayoutRandom, RunsAreTheElementsBytesInMaximalAscendingRuns) {
 }
 
 TEST(LayoutRandom, OverlapMeansASharedByte) {
-  const uint64_t seed = FreshSeed();
-  SCOPED_TRACE(SeedText(seed));
-  std::mt19937_64 random(seed);
+  devtensor_test::Random fresh;  // a fresh seed each run (test_util.h)
+  SCOPED_TRACE(fresh.trace());
+  std::mt19937_64& random = fresh.engine;
   int overlapping = 0, apart = 0;
   for (int trial = 0; trial < 5000; ++trial) {
     const Layout a = RandomSlice(random, size_t(1) << (trial % 4));

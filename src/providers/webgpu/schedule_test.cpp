@@ -9,6 +9,8 @@
 #include <random>
 #include <vector>
 
+#include "test_util.h"
+
 namespace devtensor::webgpu {
 namespace {
 
@@ -269,7 +271,9 @@ TEST(ScheduleLevels, OpsThatOnlyRaiseFlagsDoNotDependOnEachOther) {
 }
 
 TEST(ScheduleLevels, RandomCommandsKeepEveryConflictInOrderAndRunAsEarlyAsTheyMay) {
-  std::mt19937 random(1234);
+  devtensor_test::Random fresh;  // a fresh seed each run (test_util.h)
+  SCOPED_TRACE(fresh.trace());
+  std::mt19937_64& random = fresh.engine;
   auto pick = [&](uint32_t n) { return std::uniform_int_distribution<uint32_t>(0, n - 1)(random); };
   for (int round = 0; round < 200; ++round) {
     LevelPlacer placer;
