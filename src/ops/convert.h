@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -82,7 +83,16 @@ To Convert(From value) {
                                                     : std::numeric_limits<float>::max();
         return exact < 0 ? -big : big;
       }
-      return static_cast<float>(exact);
+      float result = static_cast<float>(exact);
+      if (std::isnan(result)) {
+        // Quiet, as IEEE conversions are: an optimiser may drop the float -> double -> float
+        // round trip of a half's signalling NaN, which the hardware would have quieted.
+        uint32_t bits = 0;
+        std::memcpy(&bits, &result, sizeof bits);
+        bits |= 0x00400000u;
+        std::memcpy(&result, &bits, sizeof bits);
+      }
+      return result;
     } else {
       return exact;  // double
     }
