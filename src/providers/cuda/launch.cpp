@@ -1,0 +1,150 @@
+#include "providers/cuda/launch.h"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "common/return_if_error.h"
+#include "providers/cuda/errors.h"
+#include "providers/cuda/stream.h"
+
+namespace devtensor::cuda {
+namespace {
+
+constexpr unsigned kThreads = 256;
+
+// Enough blocks to fill the device a few times over; the kernels loop over the rest.
+unsigned BlocksFor(const Device& device, unsigned long long count) {
+  const unsigned long long wanted = (count + kThreads - 1) / kThreads;
+  const unsigned long long most = static_cast<unsigned long long>(device.multiprocessors()) * 8;
+  return static_cast<unsigned>(std::max(1ull, std::min(wanted, most)));
+}
+
+// `params` as cuLaunchKernel takes them: the address of each of the kernel's arguments.
+DtStatus* LaunchKernel(WorkStream& work, const std::string& kernel, void** params,
+                       unsigned long long count) {
+  Device& device = work.device();
+  CUfunction function = nullptr;
+  DT_RETURN_IF_ERROR(device.Kernel(kernel, &function));
+  DT_CUDA_RETURN_IF_ERROR("launching " + kernel, device.api(), cuLaunchKernel, function,
+                          BlocksFor(device, count), 1, 1, kThreads, 1, 1, 0, work.handle(),
+                          params, nullptr);
+  return nullptr;
+}
+
+DtStatus* LaunchOne(WorkStream& work, const KernelCall& call) {
+  unsigned long long count = call.count;
+  void* params[] = {const_cast<char*>(call.block.data()), &count};
+  return LaunchKernel(work, "dtk_run<" + call.op + ">", params, count);
+}
+
+bool DependsOn(const KernelCall& later, const KernelCall& earlier) {
+  auto any = [](const std::vector<Extent>& a, const std::vector<Extent>& b) {
+    for (const Extent& x : a) {
+      for (const Extent& y : b) {
+        if (x.Overlaps(y)) return true;
+      }
+    }
+    return false;
+  };
+  return any(later.reads, earlier.writes) || any(later.writes, earlier.reads) ||
+         any(later.writes, earlier.writes);
+}
+
+// Calls of one op at one level: one launch over device memory holding their blocks (the
+// recording's, kept for every replay).
+DtStatus* LaunchMany(WorkStream& work, const std::vector<const KernelCall*>& calls) {
+  Device& device = work.device();
+  const size_t block_bytes = calls[0]->block.size();
+  const size_t blocks_size = (block_bytes * calls.size() + 15) & ~size_t(15);
+  std::vector<char> table(blocks_size + (calls.size() + 1) * sizeof(unsigned long long));
+  auto* first = reinterpret_cast<unsigned long long*>(table.data() + blocks_size);
+  first[0] = 0;
+  for (size_t j = 0; j < calls.size(); ++j) {
+    std::memcpy(table.data() + j * block_bytes, calls[j]->block.data(), block_bytes);
+    first[j + 1] = first[j] + calls[j]->count;
+  }
+  CUdeviceptr memory = 0;
+  DT_RETURN_IF_ERROR(device.Allocate(table.size(), &memory));
+  work.recording()->temporaries.push_back(memory);
+  {
+    // Uploaded once, outside the recording, by the device's own stream.
+    std::lock_guard<std::mutex> lock(device.sync_mutex());
+    DT_CUDA_RETURN_IF_ERROR("uploading recorded kernel arguments", device.api(), cuMemcpyAsync,
+                            memory, reinterpret_cast<CUdeviceptr>(table.data()), table.size(),
+                            device.sync_stream());
+    DT_CUDA_RETURN_IF_ERROR("uploading recorded kernel arguments", device.api(),
+                            cuStreamSynchronize, device.sync_stream());
+  }
+  DtkMany many{reinterpret_cast<const void*>(memory),
+               reinterpret_cast<const unsigned long long*>(memory + blocks_size),
+               int(calls.size())};
+  void* params[] = {&many};
+  return LaunchKernel(work, "dtk_run_many<" + calls[0]->op + ">", params, first[calls.size()]);
+}
+
+}  // namespace
+
+Extent ExtentOf(const DtTensorRef& t) {
+  int64_t low = 0, high = 0;
+  for (size_t d = 0; d < t.rank; ++d) {
+    if (t.shape[d] == 0) return {};
+    const int64_t reach = (t.shape[d] - 1) * t.strides[d];
+    (reach < 0 ? low : high) += reach;
+  }
+  const auto zero = reinterpret_cast<uintptr_t>(ElementZero(t));
+  const auto size = static_cast<int64_t>(t.element_size);
+  return {zero + uintptr_t(low * size), zero + uintptr_t(high * size + size)};
+}
+
+unsigned long long CountOf(const int64_t* shape, size_t rank) {
+  unsigned long long count = 1;
+  for (size_t d = 0; d < rank; ++d) count *= static_cast<unsigned long long>(shape[d]);
+  return count;
+}
+
+DtStatus* Launch(WorkStream& work, KernelCall call) {
+  if (call.count == 0) return nullptr;
+  if (GraphResources* recording = work.recording()) {
+    recording->calls.push_back(std::move(call));
+    return nullptr;
+  }
+  return LaunchOne(work, call);
+}
+
+DtStatus* FlushRecordedCalls(WorkStream& work) {
+  GraphResources* recording = work.recording();
+  if (recording == nullptr || recording->calls.empty()) return nullptr;
+  std::vector<KernelCall> calls = std::move(recording->calls);
+  recording->calls.clear();
+  // Level of a call: one more than the deepest call before it that it depends on.
+  std::vector<size_t> level(calls.size(), 0);
+  size_t levels = 0;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (level[j] + 1 > level[i] && DependsOn(calls[i], calls[j])) level[i] = level[j] + 1;
+    }
+    levels = std::max(levels, level[i] + 1);
+  }
+  for (size_t l = 0; l < levels; ++l) {
+    std::map<std::string, std::vector<const KernelCall*>> by_op;  // in issue order within an op
+    std::vector<std::string> order;
+    for (size_t i = 0; i < calls.size(); ++i) {
+      if (level[i] != l) continue;
+      auto& group = by_op[calls[i].op];
+      if (group.empty()) order.push_back(calls[i].op);
+      group.push_back(&calls[i]);
+    }
+    for (const std::string& op : order) {
+      const auto& group = by_op[op];
+      if (group.size() == 1) {
+        DT_RETURN_IF_ERROR(LaunchOne(work, *group[0]));
+      } else {
+        DT_RETURN_IF_ERROR(LaunchMany(work, group));
+      }
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace devtensor::cuda
