@@ -1,9 +1,10 @@
 // A Llama-shaped decode loop's state updates, three ways, on the same data (host, device and
 // captured: see decode/decode_step.h). The program checks that the three modes end with identical
-// state and tokens, and prints the time per step of each. On a WebGPU adapter that the host's CPU
-// emulates (lavapipe) it says so: there the device modes are no faster than the host.
+// state and tokens, and prints the time per step of each. On a device that the host's CPU emulates
+// (a WebGPU adapter such as lavapipe) it says so: there the device modes are no faster than the
+// host. Where the device's streams cannot record (the CPU), the captured mode says so and is not run.
 //
-//   decode_loop [--device webgpu|cpu] [--mode all|host|device|captured] [--layers N]
+//   decode_loop [--device webgpu|cuda|cpu] [--mode all|host|device|captured] [--layers N]
 //               [--kv-heads N] [--head-dim N] [--max-length N] [--vocab N] [--start T]
 //               [--steps N]
 #include <chrono>
@@ -31,7 +32,7 @@ Options Parse(int argc, char** argv) {
   example::Options options("decode_loop",
                            "A decode loop's state (KV cache, mask, position ids, logits) updated "
                            "on the host, on the device and as a replayed graph.");
-  options.add("--device", &o.device, "where the state lives", {"webgpu", "cpu"});
+  options.add("--device", &o.device, "where the state lives", {"webgpu", "cuda", "cpu"});
   options.add("--mode", &o.mode, "which ways to run", {"all", "host", "device", "captured"});
   options.add("--layers", &o.shape.layers, "layers, each with a K and a V cache", 1);
   options.add("--kv-heads", &o.shape.kv_heads, "KV heads", 1);
@@ -47,6 +48,13 @@ Options Parse(int argc, char** argv) {
   return o;
 }
 
+// The device type --device names.
+DtDeviceType DeviceType(const Options& o) {
+  if (o.device == "cpu") return DT_DEVICE_CPU;
+  if (o.device == "cuda") return DT_DEVICE_CUDA;
+  return DT_DEVICE_WEBGPU;
+}
+
 struct Result {
   double ms_per_step = 0;
   std::vector<int64_t> tokens;
@@ -57,8 +65,7 @@ struct Result {
 
 Result Run(decode::Mode mode, const Options& o) {
   devtensor::Env env;
-  devtensor::Device device =
-      o.device == "cpu" ? env.device(DT_DEVICE_CPU) : env.device(DT_DEVICE_WEBGPU);
+  devtensor::Device device = env.device(DeviceType(o));
   Result r;
   std::optional<decode::Decoder> decoder;
   try {
@@ -82,12 +89,12 @@ Result Run(decode::Mode mode, const Options& o) {
 // One line on what the device is, and a note when the host's CPU emulates it.
 void DescribeDevice(const Options& o) {
   devtensor::Env env;
-  const devtensor::Device device =
-      env.device(o.device == "cpu" ? DT_DEVICE_CPU : DT_DEVICE_WEBGPU);
+  const devtensor::Device device = env.device(DeviceType(o));
   std::printf("  device: %s (%s)\n", device.name().c_str(), device.type_name());
   if (device.type() != DT_DEVICE_CPU && device.runs_on_cpu()) {
-    std::printf("  note: this WebGPU adapter is a CPU (a software adapter): its kernels run on the "
-                "host's cores, so the device mode may well be slower than the host mode here\n");
+    std::printf("  note: this %s device is emulated by the host's CPU (a software adapter): its "
+                "kernels run on the host's cores, so the device mode may well be slower than the "
+                "host mode here\n", device.type_name());
   }
 }
 

@@ -1,7 +1,8 @@
 // Appends one token's keys to a float16 KV cache per decode step with the KvCacheAppend op, the way
 // a decode loop does: cache[:, :, position, :] = new_k, with the position an int32 on the device
 // that UpdatePositionIds advances, so nothing but the new keys crosses to the device. Runs on WebGPU
-// when there is a WebGPU device, else on the CPU, and checks the cache against a plain loop.
+// when there is a WebGPU device, else on the CPU (or where --device says: webgpu, cuda, cpu), and
+// checks the cache against a plain loop.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@ constexpr int64_t kLayers = 4, kHeads = 2, kMaxLength = 16, kHeadDim = 8;
 
 devtensor::Device PickDevice(const devtensor::Env& env, const std::string& name) {
   if (name == "cpu") return env.device(DT_DEVICE_CPU);
+  if (name == "cuda") return env.device(DT_DEVICE_CUDA);
   if (name == "webgpu" || env.device_count(DT_DEVICE_WEBGPU) > 0) return env.device(DT_DEVICE_WEBGPU);
   return env.device(DT_DEVICE_CPU);
 }
@@ -37,7 +39,7 @@ int main(int argc, char** argv) {
                            "Appends one token's keys per decode step to a float16 KV cache with "
                            "the KvCacheAppend op.");
   options.add("--device", &device_name, "auto: WebGPU when there is a device, else CPU",
-              {"auto", "webgpu", "cpu"});
+              {"auto", "webgpu", "cuda", "cpu"});
   options.add("--steps", &steps, "decode steps, one token each (at most 16)", 1);
   options.parse(argc, argv);
   if (steps > kMaxLength) options.fail("--steps must be at most the cache's length, 16");

@@ -1,7 +1,7 @@
 // The C++ wrapper (devtensor.hpp): that it calls every function devtensor.h exports, and its own
 // helpers — uploads and downloads, float16 and bfloat16 conversions, the typed decode ops and
-// Fill with float and integer values — on CPU and WebGPU, against references computed here on
-// fresh random inputs.
+// Fill with float and integer values — on every device of the device suites (CPU, WebGPU, CUDA),
+// against references computed here on fresh random inputs.
 //
 // Outputs are views inside an "arena": a uint8 device tensor whose other bytes hold sentinels or
 // random bytes, set and read with the calls the wrapper had before its helpers (create, wrap,
@@ -243,6 +243,7 @@ TEST(CppApi, VersionsAndNames) {
   EXPECT_TRUE(devtensor::is_library_compatible());
   EXPECT_STREQ(devtensor::device_type_name(DT_DEVICE_WEBGPU), "WebGPU");
   EXPECT_STREQ(devtensor::device_type_name(DT_DEVICE_CPU), "CPU");
+  EXPECT_STREQ(devtensor::device_type_name(DT_DEVICE_CUDA), "CUDA");
   EXPECT_STREQ(devtensor::device_type_name(DtDeviceType(99)), "unknown");
   EXPECT_STREQ(devtensor::element_type_name(DT_BFLOAT16), "bfloat16");
   EXPECT_EQ(devtensor::element_size(DT_FLOAT16), 2u);
@@ -260,7 +261,7 @@ TEST(CppApi, ProvidersSayTheirLibraryVersionAndLoadErrors) {
   Env env;
   const std::vector<DtProviderInfo> providers = env.providers();
   ASSERT_EQ(providers.size(), env.provider_count());
-  bool webgpu = false;
+  bool webgpu = false, cuda = false;
   for (size_t i = 0; i < providers.size(); ++i) {
     const DtProviderInfo& p = providers[i];
     EXPECT_STREQ(p.registration_name, env.provider_info(i).registration_name);
@@ -272,12 +273,22 @@ TEST(CppApi, ProvidersSayTheirLibraryVersionAndLoadErrors) {
       webgpu = true;
       EXPECT_NE(std::string(p.library_path).find("devtensor_webgpu"), std::string::npos);
     }
+    if (p.device_type == DT_DEVICE_CUDA) {
+      cuda = true;
+      EXPECT_NE(std::string(p.library_path).find("devtensor_cuda"), std::string::npos);
+    }
   }
+  // A provider library that ships with devtensor is either loaded or in the load errors, by name.
   const std::string errors = env.provider_load_errors();
   if (webgpu) {
     EXPECT_EQ(errors.find("devtensor_webgpu"), std::string::npos) << errors;
   } else {
-    EXPECT_NE(errors, "");
+    EXPECT_NE(errors.find("webgpu"), std::string::npos) << errors;
+  }
+  if (cuda) {
+    EXPECT_EQ(errors.find("devtensor_cuda"), std::string::npos) << errors;
+  } else {
+    EXPECT_NE(errors.find("cuda"), std::string::npos) << errors;
   }
 }
 
@@ -428,9 +439,20 @@ std::vector<DtDeviceType> DeviceTypes() {
 }
 INSTANTIATE_TEST_SUITE_P(Devices, CppApiOnDevice, ::testing::ValuesIn(DeviceTypes()), DeviceName);
 
+// The name devtensor.h gives each device type of the device suites.
+const char* TypeNameOf(DtDeviceType type) {
+  switch (type) {
+    case DT_DEVICE_CPU: return "CPU";
+    case DT_DEVICE_WEBGPU: return "WebGPU";
+    case DT_DEVICE_CUDA: return "CUDA";
+    default: return "a device type this test does not know";
+  }
+}
+
 TEST_P(CppApiOnDevice, DeviceFacts) {
   const DtDeviceInfo info = device.info();
-  EXPECT_STREQ(device.type_name(), GetParam() == DT_DEVICE_CPU ? "CPU" : "WebGPU");
+  EXPECT_STREQ(device.type_name(), TypeNameOf(GetParam()));
+  EXPECT_EQ(device.type(), GetParam());
   EXPECT_EQ(device.name(), info.name);
   EXPECT_EQ(device.runs_on_cpu(), info.runs_on_cpu != 0);
   EXPECT_EQ(device.error_flags(), 0u);
@@ -438,6 +460,10 @@ TEST_P(CppApiOnDevice, DeviceFacts) {
     for (const char* name : {"WGPUInstance", "WGPUAdapter", "WGPUDevice", "WGPUQueue"}) {
       EXPECT_NE(device.native_handle(name), nullptr) << name;
     }
+  }
+  if (GetParam() == DT_DEVICE_CUDA) {  // the primary context, and the ordinal as a CUdevice
+    EXPECT_NE(device.native_handle("CUcontext"), nullptr);
+    EXPECT_EQ(device.native_handle("CUdevice"), reinterpret_cast<void*>(intptr_t(device.id())));
   }
   try {
     device.native_handle("NoSuchHandle");
@@ -772,7 +798,9 @@ TEST_P(CppApiOnDevice, KvCacheAppendOutOfRangeLeavesTheCache) {
   const Arena cache = MakeArena(DT_FLOAT16, {1, 2, 4, 8}, /*random_contents=*/true);
   const Tensor fresh = Tensor::from_host(env, device, DT_FLOAT16, {1, 2, 2, 8}, std::vector<uint16_t>(32, 0x3C00));
   const Tensor at = Tensor::from_host<int32_t>(env, device, {}, {3});
-  if (GetParam() == DT_DEVICE_CPU) {
+  // A device whose stream work runs synchronously checks the position on the host and fails the
+  // call; one with asynchronous streams cannot, and flags it instead (devtensor.h).
+  if (device.info().has_streams == 0) {
     ExpectError([&] { env.kv_cache_append(cache.view, fresh, at); }, DT_OUT_OF_RANGE, {"KvCacheAppend"});
     EXPECT_EQ(device.error_flags(), 0u);
   } else {
@@ -800,7 +828,8 @@ TEST_P(CppApiOnDevice, TheDecodeHelpersReplayAsAGraph) {
   env.fill(position_ids, first_id);
 
   Stream recording = env.create_stream(device);
-  if (GetParam() == DT_DEVICE_CPU) {
+  // Devices record exactly when their streams run asynchronously (the device suites' GraphSuite).
+  if (device.info().has_streams == 0) {
     ExpectError([&] { devtensor::begin_capture(recording); }, DT_NOT_SUPPORTED, {});
     return;
   }

@@ -1,5 +1,6 @@
 // Lifetimes under concurrency: 8 threads create and release envs, tensors, views, streams and
-// graphs in random orders while copies are in flight, on CPU and on WebGPU, and check every copy's
+// graphs in random orders while copies are in flight, on CPU alone and on CPU with each other device
+// of the device suites (WebGPU, CUDA; skipped, saying why, where absent), and check every copy's
 // result against a host reference. Shared tensors are read (and viewed, and their views released)
 // by all threads at once. DEVTENSOR_STRESS_SECONDS sets how long each test runs (default 2).
 #include <atomic>
@@ -114,7 +115,7 @@ class LifetimeStress : public ::testing::Test {
     random.engine.seed(seed + static_cast<uint64_t>(index) * 7919);
     std::vector<Known> own;
     while (std::chrono::steady_clock::now() < deadline && !failed_.load()) {
-      const int64_t job = random.Between(0, webgpu_ ? 9 : 5);
+      const int64_t job = random.Between(0, records_ ? 9 : 5);
       if (job <= 2) {
         CopyJob(random, own);
       } else if (job == 3) {
@@ -137,7 +138,7 @@ class LifetimeStress : public ::testing::Test {
   }
 
   const DtDevice* AnyDevice(Random& random) {
-    return webgpu_ && random.Between(0, 1) ? webgpu_ : cpu_;
+    return device_ && random.Between(0, 1) ? device_ : cpu_;
   }
 
   const Known& PickSource(Random& random, const std::vector<Known>& own) {
@@ -223,13 +224,14 @@ class LifetimeStress : public ::testing::Test {
     DtReleaseValue(dst);
   }
 
-  // WebGPU: a slice copy captured on a stream, the slice and the capturing stream released,
-  // replayed on another stream (the graph released at a random point), then checked.
+  // On a device that records graphs: a slice copy captured on a stream, the slice and the capturing
+  // stream released, replayed on another stream (the graph released at a random point), then
+  // checked.
   void GraphJob(Random& random, const std::vector<Known>& own) {
     const Known* base = nullptr;
     for (int tries = 0; tries < 8 && !base; ++tries) {
       const Known& k = PickSource(random, own);
-      if (DtGetDeviceType(DtGetTensorDevice(k.value)) == DT_DEVICE_WEBGPU) base = &k;
+      if (DtGetTensorDevice(k.value) == device_) base = &k;
     }
     if (!base) return;
     SliceArgs args{};
@@ -238,10 +240,10 @@ class LifetimeStress : public ::testing::Test {
     const int64_t shape[2] = {args.axis == 0 ? args.length : base->rows,
                               args.axis == 1 ? args.length : base->cols};
     DtValue* dst = nullptr;
-    STRESS_OK(DtCreateTensor(env_, webgpu_, base->type, shape, 2, &dst));
+    STRESS_OK(DtCreateTensor(env_, device_, base->type, shape, 2, &dst));
     DtStream* recording = nullptr;
     DtStream* stream = nullptr;
-    STRESS_OK(DtCreateStream(env_, webgpu_, &recording));
+    STRESS_OK(DtCreateStream(env_, device_, &recording));
     STRESS_OK(DtBeginCapture(recording));
     STRESS_OK(DtCopyTensors(env_, (const DtValue* const*)&slice, &dst, 1, recording));
     DtGraph* graph = nullptr;
@@ -250,7 +252,7 @@ class LifetimeStress : public ::testing::Test {
     if (random.Between(0, 1)) {
       DtReleaseStream(std::exchange(recording, nullptr));
     }
-    STRESS_OK(DtCreateStream(env_, webgpu_, &stream));
+    STRESS_OK(DtCreateStream(env_, device_, &stream));
     STRESS_OK(DtReplayGraph(graph, stream));
     if (random.Between(0, 1)) DtReleaseGraph(std::exchange(graph, nullptr));
     STRESS_OK(DtSynchronizeStream(stream));
@@ -264,17 +266,30 @@ class LifetimeStress : public ::testing::Test {
     DtReleaseValue(dst);
   }
 
-  void Run(bool with_webgpu) {
+  // On the CPU alone (`other` 0), or on the CPU and device 0 of `other`.
+  void Run(DtDeviceType other) {
     Random random;
     SCOPED_TRACE(random.trace());
     DT_ASSERT_OK(DtGetDevice(env_, DT_DEVICE_CPU, 0, &cpu_));
-    if (with_webgpu) {
-      DtStatus* status = DtGetDevice(env_, DT_DEVICE_WEBGPU, 0, &webgpu_);
+    if (other != DtDeviceType(0)) {
+      DtStatus* status = DtGetDevice(env_, other, 0, &device_);
       if (status != nullptr) {
         const std::string why = DtGetErrorMessage(status);
         DtReleaseStatus(status);
-        GTEST_SKIP() << "no WebGPU device: " << why;
+        GTEST_SKIP() << "no " << DtGetDeviceTypeName(other) << " device: " << why;
       }
+      // Graph jobs where the device records: its own answer, a fresh stream's DtBeginCapture.
+      DtStream* probe = nullptr;
+      DT_ASSERT_OK(DtCreateStream(env_, device_, &probe));
+      const Outcome begin = Take(DtBeginCapture(probe));
+      records_ = begin.code == DT_OK;
+      if (records_) {
+        DtGraph* none = nullptr;
+        DtStatus* empty = DtEndCapture(probe, &none);  // nothing recorded: refused, ends it
+        DtReleaseStatus(empty);
+        DtReleaseGraph(none);
+      }
+      DtReleaseStream(probe);
     }
     for (int i = 0; i < 6; ++i) {
       shared_.push_back(MakeKnown(random, env_, i % 2 ? AnyDevice(random) : cpu_, cpu_));
@@ -293,15 +308,18 @@ class LifetimeStress : public ::testing::Test {
 
   DtEnv* env_ = nullptr;
   const DtDevice* cpu_ = nullptr;
-  const DtDevice* webgpu_ = nullptr;
+  const DtDevice* device_ = nullptr;  // the device beside the CPU, if any
+  bool records_ = false;               // it records graphs
   std::vector<Known> shared_;  // read by every thread
   std::atomic<int> jobs_{0};
   std::atomic<bool> failed_{false};
 };
 
-TEST_F(LifetimeStress, EightThreadsOnCpu) { Run(false); }
+TEST_F(LifetimeStress, EightThreadsOnCpu) { Run(DtDeviceType(0)); }
 
-TEST_F(LifetimeStress, EightThreadsOnCpuAndWebGpu) { Run(true); }
+TEST_F(LifetimeStress, EightThreadsOnCpuAndWebGpu) { Run(DT_DEVICE_WEBGPU); }
+
+TEST_F(LifetimeStress, EightThreadsOnCpuAndCuda) { Run(DT_DEVICE_CUDA); }
 
 }  // namespace
 }  // namespace devtensor_test

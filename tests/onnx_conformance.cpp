@@ -1,6 +1,7 @@
 // ONNX conformance of devtensor's ONNX ops: runs every ONNX node test (the libonnx-testdata
 // directories test_*/ with model.onnx and test_data_set_*/) whose model is a single node of an op
-// devtensor defines, on the CPU device and on WebGPU device 0, through the public C API.
+// devtensor defines, on the CPU device and on device 0 of WebGPU and of CUDA, through the public C
+// API. A device this machine lacks is named with why (DtGetDevice's message) and its cases skipped.
 //
 // Each case runs twice per device: with fresh contiguous tensors, and with every input and output
 // a view at a random element offset (a multiple of the element size, never of 16 bytes) inside a
@@ -11,7 +12,8 @@
 // Usage: onnx_conformance [--data DIR] [--seed N] [NAME_SUBSTRING]
 //   DIR defaults to $DEVTENSOR_ONNX_NODE_DIR or /usr/share/libonnx-testdata/data/node; the seed
 //   of the offsets to $DEVTENSOR_TEST_SEED or a fresh one (printed).
-// Prints one line per op and device, then "N passed, N failed, N skipped"; exits 1 on a failure.
+// Prints one line per op and device ("Add cuda: N passed, N failed, N skipped"), one per device
+// ("all ops on cuda: ..."), then "N passed, N failed, N skipped"; exits 1 on a failure.
 #include <onnx/onnx_pb.h>  // onnx-ml.pb.h with ONNX_ML=1 (from the onnx_proto target)
 
 #include <algorithm>
@@ -667,10 +669,16 @@ int main(int argc, char** argv) {
     const DtDevice* device;
   };
   std::vector<Device> devices = {{"cpu", runner.cpu}};
-  const DtDevice* webgpu = nullptr;
-  std::string webgpu_error = Describe(DtGetDevice(runner.env, DT_DEVICE_WEBGPU, 0, &webgpu));
-  devices.push_back({"webgpu", webgpu});
-  if (webgpu == nullptr) std::printf("webgpu: no device (%s); its cases are skipped\n", webgpu_error.c_str());
+  struct Other {
+    const char* name;
+    DtDeviceType type;
+  };
+  for (const Other& other : {Other{"webgpu", DT_DEVICE_WEBGPU}, Other{"cuda", DT_DEVICE_CUDA}}) {
+    const DtDevice* found = nullptr;
+    const std::string error = Describe(DtGetDevice(runner.env, other.type, 0, &found));
+    devices.push_back({other.name, found});
+    if (found == nullptr) std::printf("%s: no device (%s); its cases are skipped\n", other.name, error.c_str());
+  }
 
   std::map<std::string, std::map<std::string, Counts>> counts;  // op -> device -> counts
   Counts total;
@@ -735,6 +743,15 @@ int main(int argc, char** argv) {
       std::printf("%s %s: %d passed, %d failed, %d skipped\n", op, device.name, n.passed, n.failed,
                   n.skipped);
     }
+  }
+  for (const Device& device : devices) {
+    Counts n;
+    for (const char* op : kOps) {
+      const Counts& c = counts[op][device.name];
+      n.passed += c.passed, n.failed += c.failed, n.skipped += c.skipped;
+    }
+    std::printf("all ops on %s: %d passed, %d failed, %d skipped%s\n", device.name, n.passed,
+                n.failed, n.skipped, device.device == nullptr ? " (no device)" : "");
   }
   total.failed += load_errors;
   std::printf("%d passed, %d failed, %d skipped\n", total.passed, total.failed, total.skipped);

@@ -1,5 +1,6 @@
 // Which ops a device runs is known without running them (DtGetOpSupport), and it is the truth:
-// on every device, an op with a principal element type the device supports runs (no
+// on every device of the device suites (device_suite/device_cases.h: CPU, WebGPU, CUDA) that this
+// machine has, and every device type an env serves is one of them; an op with a principal element type the device supports runs (no
 // DT_NOT_SUPPORTED), and one it does not support is refused before anything is written. Provider
 // libraries receive the op's identifier and its parsed, defaulted parameters, and only calls
 // their op support table lists.
@@ -11,6 +12,7 @@
 
 #include "devtensor/devtensor.hpp"
 #include "devtensor/devtensor_provider.h"
+#include "device_suite/device_cases.h"
 #include "ext_device.h"
 #include "test_util.h"
 
@@ -185,7 +187,7 @@ void ExpectSupportIsTheTruth(const devtensor::Env& env, devtensor::Device device
   EXPECT_GT(supported_pairs, 50);  // ops run on most types on every device
 }
 
-TEST(OpSupport, AnswersWithoutRunningAndIsTheTruthOnCpu) {
+TEST(OpSupport, AnswersWithoutRunningWhatTheDefinitionsAllowOnCpu) {
   devtensor::Env env;
   devtensor::Device cpu = env.device(DT_DEVICE_CPU);
   // What the op definitions allow: arithmetic and ArgMax not on bool, the decode ops' ids and
@@ -202,24 +204,55 @@ TEST(OpSupport, AnswersWithoutRunningAndIsTheTruthOnCpu) {
   EXPECT_EQ(Supported(env, cpu, "UpdateAttentionMask", DT_INT32), 1);
   EXPECT_EQ(Supported(env, cpu, "UpdateAttentionMask", DT_FLOAT16), 0);
   EXPECT_EQ(Supported(env, cpu, "KvCacheAppend", DT_FLOAT16), 1);
-  ExpectSupportIsTheTruth(env, cpu);
   EXPECT_TRUE(env.supports(cpu, "Mul", DT_UINT8));
   EXPECT_FALSE(env.supports(cpu, "Mul", DT_BOOL));
 }
 
-TEST(OpSupport, IsTheTruthOnWebGpu) {
+TEST(OpSupport, WebGpuHasNoDoubleArithmetic) {
   devtensor::Env env;
   const DtDevice* device = nullptr;
   const Outcome found = Take(DtGetDevice(env.get(), DT_DEVICE_WEBGPU, 0, &device));
   if (found.code != DT_OK) GTEST_SKIP() << "no WebGPU device: " << found.message;
   devtensor::Device gpu(device);
-  // WebGPU shaders have no 64-bit floats: no double arithmetic.
+  // WebGPU shaders have no 64-bit floats.
   EXPECT_EQ(Supported(env, gpu, "Add", DT_DOUBLE), 0);
-  EXPECT_EQ(Supported(env, gpu, "Add", DT_FLOAT), 1);
-  EXPECT_EQ(Supported(env, gpu, "KvCacheAppend", DT_FLOAT16), 1);
-  ExpectSupportIsTheTruth(env, gpu);
+  EXPECT_EQ(Supported(env, gpu, "Div", DT_DOUBLE), 0);
+}
+
+// The truth check on device 0 of each device type of the device suites; a type this machine lacks
+// is skipped, saying why.
+class OpSupportOnDevice : public ::testing::TestWithParam<DeviceCase> {};
+INSTANTIATE_TEST_SUITE_P(Devices, OpSupportOnDevice, ::testing::ValuesIn(kDeviceCases),
+                         DeviceCaseName);
+
+TEST_P(OpSupportOnDevice, IsTheTruth) {
+  devtensor::Env env;
+  const DtDevice* found = nullptr;
+  const Outcome got = Take(DtGetDevice(env.get(), GetParam().type, 0, &found));
+  if (got.code != DT_OK) {
+    GTEST_SKIP() << "no " << GetParam().name << " device on this machine: " << got.message;
+  }
+  devtensor::Device device(found);
+  ReadErrorFlags(device.get());  // what an earlier test left
+  // Every device runs a decode step's arithmetic and cache append.
+  EXPECT_EQ(Supported(env, device, "Add", DT_FLOAT), 1);
+  EXPECT_EQ(Supported(env, device, "KvCacheAppend", DT_FLOAT16), 1);
+  ExpectSupportIsTheTruth(env, device);
   // Flags an out-of-range run may have raised are not this test's concern.
-  ReadErrorFlags(gpu.get());
+  ReadErrorFlags(device.get());
+}
+
+// The truth check covers every device present: each device type a fresh env serves (its built-in
+// and internal providers) is one of the device suites' types.
+TEST(OpSupport, EveryDeviceTypeAnEnvServesIsChecked) {
+  devtensor::Env env;
+  for (const DtProviderInfo& p : env.providers()) {
+    if (p.device_count == 0) continue;
+    bool listed = false;
+    for (const DeviceCase& c : kDeviceCases) listed |= c.type == p.device_type;
+    EXPECT_TRUE(listed) << "provider '" << p.registration_name << "' serves "
+                        << DtGetDeviceTypeName(p.device_type) << ", which kDeviceCases lacks";
+  }
 }
 
 TEST(OpSupport, RefusesBadArguments) {

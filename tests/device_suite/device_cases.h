@@ -1,8 +1,11 @@
 // The devices every device suite (tests/device_suite/*_suite_test.cpp) runs on, the fixture that
 // gets the device under test (or skips, saying why, on a machine without it), and the test's own
 // reach into device memory: host memory by pointer, WebGPU buffers through Dawn, any other device
-// through copies of whole buffers as uint8 tensors (the simplest copy path), so that what a test
-// checks does not depend on the copies under test where the device allows it.
+// (CUDA, whose handles are device pointers the test cannot dereference) through copies of whole
+// buffers as uint8 tensors (the simplest copy path), so that what a test checks does not depend on
+// the copies under test where the device allows it. What a device can do (asynchronous streams,
+// graphs, addressable handles, kernels) is the API's answer (DtDeviceInfo, DtBeginCapture,
+// DtGetOpSupport), never decided by the device's type or name.
 //
 // Adding a device to every suite is one line in kDeviceCases.
 #ifndef DEVTENSOR_TESTS_DEVICE_SUITE_DEVICE_CASES_H_
@@ -38,6 +41,7 @@ struct DeviceCase {
 inline constexpr DeviceCase kDeviceCases[] = {
     {"CPU", DT_DEVICE_CPU, true},
     {"WebGPU", DT_DEVICE_WEBGPU, false},
+    {"CUDA", DT_DEVICE_CUDA, false},
 };
 
 inline void PrintTo(const DeviceCase& c, std::ostream* os) { *os << c.name; }
@@ -57,7 +61,7 @@ inline std::string DeviceCaseName(const ::testing::TestParamInfo<DeviceCase>& in
 struct Reach {
   const devtensor::Env* env = nullptr;
   devtensor::Device cpu;
-  bool host_pointers = false;  // storage handles are host pointers
+  bool host_pointers = false;  // storage handles are host pointers (not device pointers)
   const Dawn* dawn = nullptr;  // WebGPU buffers through Dawn; null: through devtensor copies
 };
 

@@ -1,0 +1,288 @@
+// What the CUDA provider (libdevtensor_cuda.so) promises beyond the device suites, which run every
+// check on CUDA device 0 as on any device (device_suite/device_cases.h):
+//
+// - without a CUDA device, DtGetDevice(env, DT_DEVICE_CUDA, 0, ...) is DT_NOT_FOUND and says what
+//   was tried (the provider library, and when it is there, the CUDA driver or NVRTC);
+// - a CUDA tensor's handle is a device pointer: DtCreateTensorWithData takes one from devtensor
+//   (DtGetTensorData), also one inside an allocation, and shares its memory, and refuses a host
+//   pointer and a buffer reaching past the end of its allocation, naming the pointer;
+// - an allocation beyond the device's memory is DT_OUT_OF_MEMORY quoting the bytes asked for;
+// - every device is reachable by its ordinal, with addressable handles and asynchronous streams;
+// - copies between CUDA and every other device of the device suites (through the host where no
+//   provider copies directly).
+//
+// The tests that need a device skip, saying why (DtGetDevice's message), on a machine without one;
+// the test of the message skips on a machine with one.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "device_suite/device_cases.h"
+#include "devtensor/devtensor.h"
+#include "devtensor/devtensor.hpp"
+#include "tensor_queries.h"
+#include "test_util.h"
+
+namespace devtensor_test {
+namespace {
+
+using devtensor::Device;
+using devtensor::Env;
+using devtensor::Tensor;
+
+// An out-parameter value no failed DtGetDevice may leave behind (never dereferenced).
+const DtDevice* const kNoDevice = reinterpret_cast<const DtDevice*>(uintptr_t{0x5a5a5a40});
+
+std::string Lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return char(std::tolower(c)); });
+  return text;
+}
+
+// The line of DtGetProviderLoadErrors about the CUDA provider library; "" when there is none.
+std::string CudaLoadErrorLine(const Env& env) {
+  const std::string errors = env.provider_load_errors();
+  for (size_t start = 0, end; start < errors.size(); start = end + 1) {
+    end = errors.find('\n', start);
+    if (end == std::string::npos) end = errors.size();
+    const std::string line = errors.substr(start, end - start);
+    if (line.find("provider 'cuda'") != std::string::npos ||
+        line.find("libdevtensor_cuda") != std::string::npos) {
+      return line;
+    }
+  }
+  return "";
+}
+
+// ---- Without a device -------------------------------------------------------------------------------
+
+TEST(CudaAbsent, DtGetDeviceIsNotFoundAndSaysWhatWasTried) {
+  Env env;
+  const DtDevice* device = kNoDevice;
+  const Outcome got = Take(DtGetDevice(env.get(), DT_DEVICE_CUDA, 0, &device));
+  if (got.code == DT_OK) GTEST_SKIP() << "this machine has a CUDA device: " << Device(device).name();
+  EXPECT_EQ(got.code, DT_NOT_FOUND) << got.message;
+  EXPECT_EQ(device, kNoDevice) << "a failed call wrote its out-parameter";
+  EXPECT_NE(got.message.find("CUDA(2):0"), std::string::npos) << got.message;
+  // What was tried: the provider library, by name; and why it serves no device.
+  const std::string message = Lower(got.message);
+  EXPECT_TRUE(message.find("provider 'cuda'") != std::string::npos ||
+              message.find("libdevtensor_cuda") != std::string::npos)
+      << got.message;
+  int32_t count = -1;
+  DT_EXPECT_OK(DtGetDeviceCount(env.get(), DT_DEVICE_CUDA, &count));
+  EXPECT_EQ(count, 0);
+  // When the library is there, it was the CUDA driver (libcuda.so.1) or NVRTC that was missing,
+  // and the message says which.
+  const std::string line = CudaLoadErrorLine(env);
+  if (!line.empty() && line.find("does not exist") == std::string::npos) {
+    EXPECT_TRUE(message.find("libcuda.so.1") != std::string::npos ||
+                message.find("nvrtc") != std::string::npos ||
+                message.find("no cuda device") != std::string::npos)
+        << got.message;
+  } else {
+    std::printf("[   NOTE   ] no CUDA provider library here: %s\n", line.c_str());
+  }
+}
+
+// ---- With a device --------------------------------------------------------------------------------
+
+class CudaDevice : public ::testing::Test {
+ public:
+  void SetUp() override {
+    const DtDevice* found = nullptr;
+    const Outcome got = Take(DtGetDevice(env.get(), DT_DEVICE_CUDA, 0, &found));
+    if (got.code != DT_OK) GTEST_SKIP() << "no CUDA device on this machine: " << got.message;
+    cuda = Device(found);
+    cpu = env.device(DT_DEVICE_CPU);
+    info = cuda.info();
+  }
+
+  // A new uint8 tensor [size] on the device holding `bytes`.
+  Tensor Holding(const std::vector<uint8_t>& bytes) const {
+    return Tensor::from_host(env, cuda, {int64_t(bytes.size())}, bytes);
+  }
+  // DtCreateTensorWithData on the device: a uint8 tensor [count] at `byte_offset` of `data`.
+  Outcome Wrap(void* data, size_t data_bytes, size_t byte_offset, int64_t count,
+               DtValue** out) const {
+    return Take(DtCreateTensorWithData(env.get(), cuda.get(), data, data_bytes, byte_offset,
+                                       DT_UINT8, &count, 1, out));
+  }
+
+  Random random;
+  Env env;
+  Device cuda, cpu;
+  DtDeviceInfo info = DT_DEVICE_INFO_INIT;
+};
+
+TEST_F(CudaDevice, EveryOrdinalIsReachableWithPointersAndAsynchronousStreams) {
+  const int32_t count = env.device_count(DT_DEVICE_CUDA);
+  ASSERT_GE(count, 1);
+  for (int32_t id = 0; id < count; ++id) {
+    SCOPED_TRACE("CUDA:" + std::to_string(id));
+    const DtDevice* found = nullptr;
+    DT_ASSERT_OK(DtGetDevice(env.get(), DT_DEVICE_CUDA, id, &found));
+    const DtDeviceInfo i = Device(found).info();
+    EXPECT_EQ(i.type, DT_DEVICE_CUDA);
+    EXPECT_EQ(i.id, id);
+    EXPECT_GT(std::strlen(i.name), 0u);
+    EXPECT_GT(std::strlen(i.provider_name), 0u);
+    EXPECT_EQ(i.is_addressable, 1);
+    EXPECT_EQ(i.has_streams, 1);
+    EXPECT_EQ(i.runs_on_cpu, 0);
+    EXPECT_GT(i.memory_bytes, 0u);
+    // Its memory works: a round trip through a tensor on it, whose data is a device pointer.
+    const std::vector<int32_t> values = {id, -1, 7, int32_t(0x7fffffff)};
+    const Tensor t = Tensor::from_host(env, Device(found), {4}, values);
+    EXPECT_EQ(t.to_host<int32_t>(env), values);
+    void* data = nullptr;
+    DT_EXPECT_OK(DtGetTensorData(t.get(), &data));
+    EXPECT_NE(data, nullptr);
+    EXPECT_EQ(BufferOf(t.get()).handle, data);
+  }
+  const DtDevice* none = kNoDevice;
+  const std::string range = "[0, " + std::to_string(count) + ")";
+  DT_EXPECT_ERROR(DtGetDevice(env.get(), DT_DEVICE_CUDA, count, &none), DT_NOT_FOUND,
+                  range.c_str());
+  EXPECT_EQ(none, kNoDevice);
+}
+
+TEST_F(CudaDevice, WrappingAHostPointerIsRefusedNamingIt) {
+  std::vector<uint8_t> heap(256, kSentinel);
+  uint8_t stack[64];
+  std::memset(stack, kSentinel, sizeof stack);
+  for (auto [data, bytes] : {std::pair<void*, size_t>{heap.data(), heap.size()},
+                             std::pair<void*, size_t>{stack, sizeof stack}}) {
+    DtValue* out = kUntouched;
+    const Outcome got = Wrap(data, bytes, 0, int64_t(bytes), &out);
+    EXPECT_EQ(got.code, DT_INVALID_ARGUMENT) << got.message;
+    EXPECT_NE(got.message.find("data"), std::string::npos) << got.message;
+    EXPECT_EQ(out, kUntouched);
+    if (got.code == DT_OK) DtReleaseValue(out);
+  }
+  EXPECT_EQ(heap, std::vector<uint8_t>(256, kSentinel)) << "the host memory was written";
+}
+
+TEST_F(CudaDevice, WrappingPastTheEndOfAnAllocationIsRefusedNamingIt) {
+  const Tensor t = Holding(RandomData(random, DT_UINT8, 256));
+  void* data = nullptr;
+  DT_ASSERT_OK(DtGetTensorData(t.get(), &data));
+  // More bytes than the device has: past the end of any allocation, however the provider pools.
+  const size_t too_many = info.memory_bytes > 0 ? size_t(info.memory_bytes) + 256
+                                                : size_t(1) << 40;
+  DtValue* out = kUntouched;
+  Outcome got = Wrap(data, too_many, 0, 256, &out);
+  EXPECT_EQ(got.code, DT_INVALID_ARGUMENT) << got.message;
+  EXPECT_NE(got.message.find("data"), std::string::npos) << got.message;
+  EXPECT_NE(got.message.find(std::to_string(too_many)), std::string::npos) << got.message;
+  EXPECT_EQ(out, kUntouched);
+  if (got.code == DT_OK) DtReleaseValue(std::exchange(out, kUntouched));
+  // Likewise from a pointer inside the allocation.
+  got = Wrap(static_cast<uint8_t*>(data) + 64, too_many, 0, 16, &out);
+  EXPECT_EQ(got.code, DT_INVALID_ARGUMENT) << got.message;
+  EXPECT_NE(got.message.find("data"), std::string::npos) << got.message;
+  EXPECT_EQ(out, kUntouched);
+  if (got.code == DT_OK) DtReleaseValue(out);
+}
+
+TEST_F(CudaDevice, WrappingADevicePointerSharesItsMemory) {
+  SCOPED_TRACE(random.trace());
+  const std::vector<uint8_t> first = RandomData(random, DT_UINT8, 256);
+  const Tensor t = Holding(first);
+  void* data = nullptr;
+  DT_ASSERT_OK(DtGetTensorData(t.get(), &data));
+
+  // The whole allocation, as float [16] at byte 64.
+  DtValue* raw = nullptr;
+  const int64_t floats[] = {16};
+  DT_ASSERT_OK(DtCreateTensorWithData(env.get(), cuda.get(), data, 256, 64, DT_FLOAT, floats, 1,
+                                      &raw));
+  const Tensor whole(raw);
+  EXPECT_EQ(BufferOf(whole.get()).handle, data);
+  EXPECT_EQ(BufferOf(whole.get()).byte_offset, 64u);
+  EXPECT_EQ(whole.data<uint8_t>(), static_cast<uint8_t*>(data) + 64);
+  std::vector<uint8_t> got(64);
+  whole.to_host_bytes(env, got.data(), got.size());
+  EXPECT_TRUE(SameBytes(got, std::vector<uint8_t>(first.begin() + 64, first.begin() + 128)));
+
+  // A pointer inside the allocation, covering its rest: uint8 [192] from byte 64.
+  const Outcome wrapped = Wrap(static_cast<uint8_t*>(data) + 64, 192, 0, 192, &raw);
+  ASSERT_EQ(wrapped.code, DT_OK) << wrapped.message;
+  const Tensor inner(raw);
+  EXPECT_EQ(inner.to_host<uint8_t>(env), std::vector<uint8_t>(first.begin() + 64, first.end()));
+
+  // Writes through either tensor are seen through the other: one memory.
+  const std::vector<uint8_t> second = RandomData(random, DT_UINT8, 192);
+  env.copy(Tensor::from_host(env, cpu, {192}, second), inner);
+  std::vector<uint8_t> expected = first;
+  std::copy(second.begin(), second.end(), expected.begin() + 64);
+  EXPECT_TRUE(SameBytes(t.to_host<uint8_t>(env), expected));
+  const std::vector<float> ones(16, 1.0f);
+  env.copy(Tensor::from_host(env, cuda, {16}, ones), whole);
+  for (size_t i = 0; i < 64; i += 4) std::memcpy(&expected[64 + i], &ones[0], 4);
+  EXPECT_TRUE(SameBytes(t.to_host<uint8_t>(env), expected));
+  EXPECT_TRUE(SameBytes(inner.to_host<uint8_t>(env),
+                        std::vector<uint8_t>(expected.begin() + 64, expected.end())));
+}
+
+TEST_F(CudaDevice, AnAbsurdAllocationIsOutOfMemoryQuotingTheBytes) {
+  const int64_t pebibyte = int64_t(1) << 50;
+  const std::string bytes = std::to_string(pebibyte);
+  DtValue* out = kUntouched;
+  DT_EXPECT_ERROR(DtCreateTensor(env.get(), cuda.get(), DT_UINT8, &pebibyte, 1, &out),
+                  DT_OUT_OF_MEMORY, bytes.c_str(), "CUDA");
+  EXPECT_EQ(out, kUntouched);
+  // The device still allocates what fits.
+  const std::vector<int64_t> values = {1, 2, 3};
+  EXPECT_EQ(Tensor::from_host(env, cuda, {3}, values).to_host<int64_t>(env), values);
+}
+
+// A strided slice of a CUDA tensor copied to each other device of the device suites this machine
+// has, and back into a CUDA tensor, in one batch and on a stream of either side.
+TEST_F(CudaDevice, CopiesWithEveryOtherDevice) {
+  SCOPED_TRACE(random.trace());
+  const std::vector<uint8_t> bytes = RandomData(random, DT_INT32, 4 * 6 * 4);
+  std::vector<int32_t> values(4 * 6);
+  std::memcpy(values.data(), bytes.data(), bytes.size());
+  std::vector<int32_t> expected;  // columns 2 .. 4 of the 4 x 6 matrix
+  for (int r = 0; r < 4; ++r) {
+    for (int c = 2; c < 5; ++c) expected.push_back(values[size_t(r * 6 + c)]);
+  }
+  const Tensor source = Tensor::from_host(env, cuda, {4, 6}, values);
+  int others = 0;
+  for (const DeviceCase& c : kDeviceCases) {
+    if (c.type == DT_DEVICE_CUDA) continue;
+    const DtDevice* found = nullptr;
+    const Outcome got = Take(DtGetDevice(env.get(), c.type, 0, &found));
+    if (got.code != DT_OK) {
+      std::printf("[   NOTE   ] no %s device here: %s\n", c.name, got.message.c_str());
+      continue;
+    }
+    ++others;
+    SCOPED_TRACE(c.name);
+    const Device other(found);
+    const Tensor there = Tensor::create(env, other, DT_INT32, {4, 3});
+    const Tensor back = Tensor::create(env, cuda, DT_INT32, {4, 3});
+    const Tensor columns = source.slice(1, 2, 3);
+    env.copy({{&columns, &there}, {&there, &back}});
+    EXPECT_EQ(back.to_host<int32_t>(env), expected);
+    EXPECT_EQ(there.to_host<int32_t>(env), expected);
+    for (const Device& on : {cuda, other}) {
+      env.zero(back);
+      devtensor::Stream stream = env.create_stream(on);
+      env.copy(there, back.slice(0, 0, 4), &stream);
+      stream.synchronize();
+      EXPECT_EQ(back.to_host<int32_t>(env), expected) << "on a stream of " << on.type_name();
+    }
+  }
+  EXPECT_GE(others, 1) << "the CPU, at least";
+}
+
+}  // namespace
+}  // namespace devtensor_test
