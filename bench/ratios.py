@@ -13,7 +13,7 @@ import sys
 
 # Table order of contenders (bench/cases/contenders.h).
 ORDER = ["devtensor", "device", "host", "captured", "one_call_each", "calls_on_stream",
-         "raw_dawn", "memcpy", "hand_loop", "cuda"]
+         "raw_dawn", "memcpy", "hand_loop", "cuda", "cuda_pageable"]
 
 
 def final_runs(path):

@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
-# Runs the benchmark suite (`devtensor bench`) on a machine with an NVIDIA GPU through Dawn's
-# Vulkan backend, beside raw Dawn and, when the machine has a CUDA runtime, cudaMemcpy. Two steps:
+# Runs the benchmark suite (`devtensor bench`) on a machine with an NVIDIA GPU: on WebGPU through
+# Dawn's Vulkan backend, beside raw Dawn and, when the machine has a CUDA runtime, cudaMemcpy; on
+# CUDA (devtensor's CUDA provider) beside cudaMemcpy; and the decode step in PyTorch, eager and as a
+# CUDA graph, beside devtensor's. Two steps:
 #
-#   scripts/gpu-bench.sh prepare   here: what `scripts/gpu-check.sh prepare` stages in .gpu/, and
-#                                  gnuplot with the libraries and a font it needs, packed in
-#                                  .gpu/gnuplot.tar.gz (the GPU machine may have no gnuplot and
-#                                  no package registry)
+#   scripts/gpu-bench.sh prepare   here: what `scripts/gpu-check.sh prepare` stages in .gpu/, the
+#                                  CUDA provider when it is built, and gnuplot with the libraries
+#                                  and a font it needs, packed in .gpu/gnuplot.tar.gz (the GPU
+#                                  machine may have no gnuplot and no package registry)
 #   scripts/gpu-bench.sh run       there, from the repository root with .gpu/ beside it: brings up
-#                                  Vulkan, finds libcudart, runs every case (transfers 4 KiB to
-#                                  1 GiB, small updates, KV append, the decode step at t = 128,
-#                                  1024, 4000) and writes bench.md, bench.json, bandwidth.png and
-#                                  the log bench.txt under $OUT (default: .gpu/out)
+#                                  Vulkan, finds libcudart, and writes under $OUT (default .gpu/out):
+#     webgpu  every WebGPU case (transfers 4 KiB to 1 GiB, small updates, KV append, the decode
+#             step at t = 128, 1024, 4000): bench.md, bench.json, bandwidth.png
+#     cuda    every CUDA case (transfers from pinned and pageable host memory and device copies,
+#             4 KiB to 256 MiB; the 4-byte update at byte 1026; the decode step at t = 128, 1024,
+#             4000): cuda/bench.md, cuda/bench.json, cuda/bandwidth.png
+#     torch   bench/torch_decode_step.py: its check, its eager and graph times and the ratios to
+#             devtensor's CUDA decode step, one JSON object a line, in torch_decode_step.jsonl;
+#             and whether its tokens equal the example's (decode_loop on the CPU, same state)
+#   with the log of all of them in bench.txt.
 #
 # REPETITIONS (default 5) and MIN_TIME (seconds of devtensor time per repetition of a case,
-# default 0.2) tune the run; with 3 and 0.1 it took under 2 minutes on an H200 machine, with the
-# defaults about 4. BENCH_ARGS adds options (devtensor bench --help).
+# default 0.2) tune the run; with 3 and 0.1 the WebGPU part took under 2 minutes on an H200
+# machine, with the defaults about 4. DEVICES picks the parts (default "webgpu cuda torch"; torch
+# needs cuda's bench.json for its ratios). BENCH_ARGS adds options to the WebGPU run,
+# CUDA_BENCH_ARGS to the CUDA run (devtensor bench --help), TORCH_ARGS to the PyTorch script
+# (bench/torch_decode_step.py --help); CUDA_MAX_BYTES caps the CUDA transfers (default 256M).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/gpu-env.sh
@@ -78,8 +89,22 @@ check_staged_gnuplot() {
   echo "gpu-bench: staged gnuplot draws with no PATH and its own libraries and font"
 }
 
+# The CUDA provider beside the WebGPU one, as in the build tree, when it is built.
+stage_cuda_provider() {
+  local provider=${BUILD:-build}/devtensor/libdevtensor_cuda.so
+  if [ ! -f "$provider" ]; then
+    echo "gpu-bench: $provider is not built: the CUDA cases will say there is no CUDA device" >&2
+    return 0
+  fi
+  if [ ! -f "$STAGE/build/devtensor/libdevtensor_cuda.so" ]; then
+    cp -a "$provider" "$STAGE/build/devtensor/"
+    strip --strip-debug "$STAGE/build/devtensor/libdevtensor_cuda.so"
+  fi
+}
+
 prepare() {
   scripts/gpu-check.sh prepare
+  stage_cuda_provider
   stage_gnuplot
   du -sh "$STAGE"
 }
@@ -96,6 +121,53 @@ find_cudart() {
     [ -n "$directory" ] && [ -f "$candidate" ] && { echo "$candidate"; return; }
   done
   ldconfig -p 2>/dev/null | awk '/libcudart\.so/ { print $NF; exit }' || true
+}
+
+wants() { [[ " ${DEVICES:-webgpu cuda torch} " == *" $1 "* ]]; }
+
+# devtensor bench on CUDA into $1/cuda. A machine with a GPU must run the CUDA cases: a skip is
+# a failure here.
+run_cuda() {
+  local out=$1 log
+  log=$(mktemp)
+  echo "== devtensor bench --device cuda" | tee -a "$out/bench.txt"
+  # shellcheck disable=SC2086 # CUDA_BENCH_ARGS is a list of options
+  "$STAGE/build/tools/devtensor" bench --device cuda --out "$out/cuda" --repetitions "${REPETITIONS:-5}" \
+    --min-time "${MIN_TIME:-0.2}" --max-bytes "${CUDA_MAX_BYTES:-256M}" ${CUDA_BENCH_ARGS:-} 2>&1 |
+    tee "$log" | tee -a "$out/bench.txt" || { rm -f "$log"; return 1; }
+  if grep -q "devtensor bench: skipped:" "$log"; then
+    echo "gpu-bench: CUDA cases were skipped on this machine (see above)" | tee -a "$out/bench.txt"
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+}
+
+# The PyTorch decode step, its ratios to devtensor's, and its tokens beside the example's.
+run_torch() {
+  local out=$1 rc=0 example mine shape=(32 8 128 4096 128256)
+  echo "== PyTorch decode step (bench/torch_decode_step.py)" | tee -a "$out/bench.txt"
+  # shellcheck disable=SC2086 # TORCH_ARGS is a list of options
+  python3 bench/torch_decode_step.py --devtensor-json "$out/cuda/bench.json" \
+    --out "$out/torch_decode_step.jsonl" ${TORCH_ARGS:-} 2>&1 | tee -a "$out/bench.txt" || rc=${PIPESTATUS[0]}
+  if [ "$rc" = 77 ]; then
+    echo "gpu-bench: no PyTorch with CUDA here: the PyTorch baseline is left out" | tee -a "$out/bench.txt"
+    return 0
+  fi
+  [ "$rc" = 0 ] || return 1
+  # Same state, same steps: the example on the CPU picks the same tokens.
+  example=$("$STAGE/build/examples/decode_loop" --device cpu --mode device --layers "${shape[0]}" \
+    --kv-heads "${shape[1]}" --head-dim "${shape[2]}" --max-length "${shape[3]}" --vocab "${shape[4]}" \
+    --start 128 --steps 5 | sed -n 's/^  tokens: //p')
+  mine=$(python3 -c 'import json, sys
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    if "check" in o:
+        print(o["tokens"][0], "...", o["tokens"][-1])
+        break' "$out/torch_decode_step.jsonl")
+  echo "tokens at t = 128, 5 steps: example (decode_loop on the CPU) $example, PyTorch $mine: $(
+    [ -n "$example" ] && [ "$example" = "$mine" ] && echo same || echo DIFFER)" | tee -a "$out/bench.txt"
+  [ -n "$example" ] && [ "$example" = "$mine" ]
 }
 
 run() {
@@ -115,11 +187,19 @@ run() {
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
     echo "CUDA runtime: ${DEVTENSOR_BENCH_CUDART:-none found}"
     echo "gnuplot: ${DEVTENSOR_GNUPLOT:-$(command -v gnuplot || echo none)}"
-    echo "== devtensor bench"
   } 2>&1 | tee "$out/bench.txt"
-  # shellcheck disable=SC2086 # BENCH_ARGS is a list of options
-  "$STAGE/build/tools/devtensor" bench --out "$out" --repetitions "${REPETITIONS:-5}" \
-    --min-time "${MIN_TIME:-0.2}" ${BENCH_ARGS:-} 2>&1 | tee -a "$out/bench.txt" || status=1
+  if wants webgpu; then
+    echo "== devtensor bench" | tee -a "$out/bench.txt"
+    # shellcheck disable=SC2086 # BENCH_ARGS is a list of options
+    "$STAGE/build/tools/devtensor" bench --out "$out" --repetitions "${REPETITIONS:-5}" \
+      --min-time "${MIN_TIME:-0.2}" ${BENCH_ARGS:-} 2>&1 | tee -a "$out/bench.txt" || status=1
+  fi
+  if wants cuda; then
+    run_cuda "$out" || status=1
+  fi
+  if wants torch; then
+    run_torch "$out" || status=1
+  fi
   echo "== exit $status" | tee -a "$out/bench.txt"
   return $status
 }

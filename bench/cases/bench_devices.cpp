@@ -29,8 +29,26 @@ const WebGpu& TheWebGpu() {
   return *gpu;
 }
 
+devtensor::Device TheCudaDevice() {
+  static std::string error;
+  static const devtensor::Device* cuda = []() -> const devtensor::Device* {
+    try {
+      return new devtensor::Device(BenchEnv().device(DT_DEVICE_CUDA));
+    } catch (const std::exception& e) {
+      error = e.what();
+      return nullptr;
+    }
+  }();
+  if (cuda == nullptr) throw std::runtime_error(error);
+  return *cuda;
+}
+
 devtensor::Device BenchDevice(DtDeviceType type) {
-  return type == DT_DEVICE_WEBGPU ? TheWebGpu().device : BenchCpu();
+  switch (type) {
+    case DT_DEVICE_WEBGPU: return TheWebGpu().device;
+    case DT_DEVICE_CUDA: return TheCudaDevice();
+    default: return BenchCpu();
+  }
 }
 
 }  // namespace devtensor::bench

@@ -18,7 +18,11 @@ struct WebGpu {
 };
 const WebGpu& TheWebGpu();
 
-// The device a case family runs on: CPU, or WebGPU device 0.
+// CUDA device 0 (libdevtensor_cuda.so's). Throws std::runtime_error (the same message every time)
+// when there is no CUDA device.
+devtensor::Device TheCudaDevice();
+
+// The device a case family runs on: CPU, WebGPU device 0 or CUDA device 0.
 devtensor::Device BenchDevice(DtDeviceType type);
 
 }  // namespace devtensor::bench

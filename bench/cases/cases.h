@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "devtensor/devtensor.h"
 
@@ -27,9 +28,16 @@ size_t DefaultMaxBytes();
 void RegisterWebGpuCases(const SuiteOptions& options);
 // CPU: cpu_copy (beside memcpy), kv_cache_append (beside a hand-written loop); decode.
 void RegisterCpuCases(const SuiteOptions& options);
+// CUDA device 0: upload and download from pinned host memory (beside cudaMemcpy from pinned
+// memory) and from pageable host memory (upload_pageable, download_pageable: beside cudaMemcpy
+// from pinned and from pageable memory), device_copy (beside cudaMemcpy), update_4_bytes_at_1026
+// from pinned and from pageable memory (beside a 4-byte cudaMemcpy); decode. Registers what can
+// run here and returns why the rest is left out (empty when nothing is): every case without a
+// CUDA device, the transfers and updates without a CUDA runtime for their baselines.
+std::vector<std::string> RegisterCudaCases(const SuiteOptions& options);
 
-// "WebGPU device 0 (its adapter's name)" or "CPU (...)": what the cases of `type` run on. Throws
-// std::exception when there is no such device.
+// "WebGPU device 0 (its adapter's name)", "CUDA device 0 (...)" or "CPU (...)": what the cases
+// of `type` run on. Throws std::exception when there is no such device.
 std::string DeviceDescription(DtDeviceType type);
 
 // Frees what the last case kept; call after running.

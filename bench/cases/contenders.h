@@ -24,6 +24,7 @@ inline constexpr ContenderLabel kContenderLabels[] = {
     {"memcpy", "memcpy", "memcpy"},
     {"hand_loop", "hand-written loop", "hand"},
     {"cuda", "CUDA", "cuda"},
+    {"cuda_pageable", "CUDA pageable", "cuda-pageable"},
 };
 
 }  // namespace devtensor::bench

@@ -1,8 +1,9 @@
 // The CUDA runtime as a baseline: cudaMemcpy between pinned host memory and device memory, the
-// physical ceiling of a transfer on an NVIDIA GPU. The build needs no CUDA: libcudart is loaded at
-// run time (DEVTENSOR_BENCH_CUDART first, then the usual sonames; DEVTENSOR_BENCH_CUDART=none
-// leaves CUDA out) and the few functions used are declared here. Without a runtime, or without a device it can use, the CUDA baselines are
-// simply left out.
+// physical ceiling of a transfer on an NVIDIA GPU (and from pageable memory, what a plain
+// cudaMemcpy of a caller's buffer costs). The build needs no CUDA: libcudart is loaded at run time
+// (DEVTENSOR_BENCH_CUDART first, then the usual sonames; DEVTENSOR_BENCH_CUDART=none leaves CUDA
+// out) and the few functions used are declared here. Without a runtime, or without a device it
+// can use, the CUDA baselines are simply left out.
 #ifndef DEVTENSOR_BENCH_CASES_CUDA_RUNTIME_H_
 #define DEVTENSOR_BENCH_CASES_CUDA_RUNTIME_H_
 
@@ -26,7 +27,8 @@ class CudaRuntime {
   void FreeHost(void* p) const;
   void FreeDevice(void* p) const;
   // cudaMemcpy, then waits for the device: a device-to-device cudaMemcpy returns before the copy
-  // is done.
+  // is done. Host memory may be pinned (AllocateHost) or pageable (any other host memory: the
+  // runtime stages it through pinned buffers of its own).
   void Copy(void* to, const void* from, size_t bytes, CudaCopy kind) const;
 
  private:

@@ -1,9 +1,9 @@
-// The decode step of examples/decode_loop at the Llama-8B shape (32 layers, 8 KV heads, head dim
-// 128, fp16, max length 4096, vocab 128256) with t tokens in the cache, t = 128, 1024 and 4000, in
-// its three modes side by side: device (the subject), host and captured (left out where the device
-// cannot record). Each mode has its own state; all start equal and take the same steps, so they
-// must end equal, which is checked once per t. One iteration is one step of each mode; every
-// call of the case starts again at t.
+// The decode step of examples/decode_loop on CPU, WebGPU device 0 or CUDA device 0, at the Llama-8B
+// shape (32 layers, 8 KV heads, head dim 128, fp16, max length 4096, vocab 128256) with t tokens in
+// the cache, t = 128, 1024 and 4000, in its three modes side by side: device (the subject), host
+// and captured (left out where the device cannot record). Each mode has its own state; all start
+// equal and take the same steps, so they must end equal, which is checked once per t. One
+// iteration is one step of each mode; every call of the case starts again at t.
 #include <algorithm>
 #include <memory>
 #include <set>
@@ -56,7 +56,7 @@ void Check(const DecodeState& s) {
 void DecodeStep(benchmark::State& state, DtDeviceType type, int64_t t) {
   Guarded(state, [&] {
     const devtensor::Device device = BenchDevice(type);
-    auto& s = Kept<DecodeState>(std::string("decode/") + (type == DT_DEVICE_CPU ? "cpu" : "webgpu"),
+    auto& s = Kept<DecodeState>(std::string("decode/") + DtGetDeviceTypeName(type),
                                 [&] { return std::make_unique<DecodeState>(device); });
     std::vector<Contender> contenders;
     for (auto& decoder : s.decoders) {

@@ -14,6 +14,7 @@ void RegisterCpuCopyCases(const SuiteOptions& options);     // cpu_cases.cpp
 void RegisterDecodeCases(const SuiteOptions& options, DtDeviceType device);  // decode_cases.cpp
 void RegisterDecodePartsCases(const SuiteOptions& options);  // decode_parts_cases.cpp
 void RegisterCopyCostCases(const SuiteOptions& options);     // copy_cost_cases.cpp
+// RegisterCudaCases (cases.h) is cuda_cases.cpp's.
 
 }  // namespace devtensor::bench
 

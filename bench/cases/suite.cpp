@@ -34,7 +34,8 @@ void RegisterCpuCases(const SuiteOptions& options) {
 
 std::string DeviceDescription(DtDeviceType type) {
   const DtDeviceInfo info = BenchDevice(type).info();
-  return std::string(type == DT_DEVICE_CPU ? "CPU" : "WebGPU device 0") + " (" + info.name + ")";
+  const char* what = type == DT_DEVICE_CPU ? "CPU" : type == DT_DEVICE_CUDA ? "CUDA device 0" : "WebGPU device 0";
+  return std::string(what) + " (" + info.name + ")";
 }
 
 void ReleaseCaseState() { ReleaseKeptState(); }

@@ -23,13 +23,17 @@ struct Panel {
 };
 constexpr Panel kPanels[] = {{"upload", "host -> device (upload)"},
                              {"download", "device -> host (download)"},
+                             {"upload_pageable", "pageable host -> device"},
+                             {"download_pageable", "device -> pageable host"},
                              {"device_copy", "device -> device"},
                              {"cpu_copy", "host -> host (cpu_copy)"}};
 
 constexpr const char* kStyles[] = {"lw 2 pt 7", "lw 2 pt 5 dt 2", "lw 2 pt 9 dt 3", "lw 2 pt 11 dt 4"};
 
 std::string PlotLabel(const std::string& contender) {
-  return contender == "cuda" ? "CUDA (pinned host memory)" : Label(contender);
+  if (contender == "cuda") return "CUDA (pinned host memory)";
+  if (contender == "cuda_pageable") return "CUDA (pageable host memory)";
+  return Label(contender);
 }
 
 // Runs gnuplot on `script` inside `dir`; returns its exit status (127: it could not be started).

@@ -1,5 +1,6 @@
-// bandwidth.png: GB/s (log) against transfer size (log) for upload, download and device_copy,
-// devtensor beside each baseline, one panel per direction. Written as data (bandwidth.dat) and a
+// bandwidth.png: GB/s (log) against transfer size (log) for upload, download, device_copy (and,
+// on CUDA, upload_pageable and download_pageable), devtensor beside each baseline, one panel per
+// direction. Written as data (bandwidth.dat) and a
 // gnuplot script (bandwidth.gp), then drawn by running gnuplot on them; without gnuplot both stay,
 // to be drawn later with `gnuplot bandwidth.gp` in the same folder.
 #ifndef DEVTENSOR_TOOLS_BENCH_BANDWIDTH_PLOT_H_

@@ -85,7 +85,7 @@ bool Parse(int argc, char** argv, Options& o) {
     bool ok = true;
     if (key == "--device") {
       o.device = value;
-      ok = value == "webgpu" || value == "cpu";
+      ok = value == "webgpu" || value == "cpu" || value == "cuda";
     } else if (key == "--filter") {
       o.filter = value;
     } else if (key == "--repetitions") {
@@ -145,9 +145,13 @@ size_t CountCases(const Options& o) {
   return benchmark::RunSpecifiedBenchmarks(&quiet);
 }
 
+DtDeviceType DeviceType(const Options& o) {
+  return o.device == "cpu" ? DT_DEVICE_CPU : o.device == "cuda" ? DT_DEVICE_CUDA : DT_DEVICE_WEBGPU;
+}
+
 std::string DeviceDescription(const Options& o) {
   try {
-    return bench::DeviceDescription(o.device == "cpu" ? DT_DEVICE_CPU : DT_DEVICE_WEBGPU);
+    return bench::DeviceDescription(DeviceType(o));
   } catch (const std::exception& e) {
     return o.device + " (unavailable: " + e.what() + ")";
   }
@@ -185,9 +189,17 @@ int RunBenchSuite(int argc, char** argv) {
   }
 
   bench::SuiteOptions suite{o.max_bytes, o.decode_steps};
+  std::vector<std::string> left_out;  // why cases of the device are not registered here
   if (o.device == "cpu") bench::RegisterCpuCases(suite);
+  else if (o.device == "cuda") left_out = bench::RegisterCudaCases(suite);
   else bench::RegisterWebGpuCases(suite);
+  for (const std::string& reason : left_out) std::fprintf(stderr, "devtensor bench: skipped: %s\n", reason.c_str());
   const size_t total = CountCases(o);
+  if (total == 0 && !left_out.empty()) {
+    // Nothing of this device can run here: no results, and not a failure.
+    std::fprintf(stderr, "devtensor bench: no %s case runs on this machine; nothing measured\n", o.device.c_str());
+    return 0;
+  }
   if (total == 0) {
     std::fprintf(stderr, "devtensor bench: no case matches --filter %s\n", o.filter.c_str());
     return 1;
@@ -212,15 +224,26 @@ int RunBenchSuite(int argc, char** argv) {
   benchmark::Shutdown();
 
   const std::string heading = "devtensor bench on " + settings.device;
-  const std::vector<std::string> notes = {
+  std::vector<std::string> notes = {
       settings.cuda,
       settings.bandwidth,
-      "times are medians of per-iteration times, each waiting for its work to complete; devtensor and "
-      "its WebGPU baselines alternate in one loop; CUDA is timed in a loop of its own right after, in "
-      "the same case (alternated with Vulkan work, the GPU's switches between the two APIs would be "
-      "timed in both); with repetitions, the median over them",
+      o.device == "cuda"
+          ? "times are medians of per-iteration times, each waiting for its work to complete; devtensor "
+            "and its CUDA baselines (cudaMemcpy, then cudaDeviceSynchronize) alternate in one loop on "
+            "the same device; with repetitions, the median over them"
+          : "times are medians of per-iteration times, each waiting for its work to complete; devtensor and "
+            "its WebGPU baselines alternate in one loop; CUDA is timed in a loop of its own right after, in "
+            "the same case (alternated with Vulkan work, the GPU's switches between the two APIs would be "
+            "timed in both); with repetitions, the median over them",
       "ratios are times: baseline / subject (the first column); above 1: the subject is faster",
   };
+  if (o.device == "cuda") {
+    notes.push_back("upload, download, update_4_bytes_at_1026: devtensor from pinned host memory "
+                    "(cudaMallocHost, wrapped in a CPU tensor), CUDA from pinned memory; *_pageable: "
+                    "devtensor from pageable memory, CUDA from pinned and (CUDA pageable) from "
+                    "pageable memory");
+  }
+  for (const std::string& reason : left_out) notes.push_back("skipped: " + reason);
   const std::vector<Table> tables = BuildTables(results);
   std::fputs(("\n" + TextTables(heading, notes, tables)).c_str(), stdout);
 

@@ -19,7 +19,7 @@ std::string Signature(const Row& row) {
 // Transfers, where bandwidth is what is asked, apart from the rest.
 bool IsTransfer(const Row& row) {
   return row.family == "upload" || row.family == "download" || row.family == "device_copy" ||
-         row.family == "cpu_copy";
+         row.family == "upload_pageable" || row.family == "download_pageable" || row.family == "cpu_copy";
 }
 
 std::string FigureCell(const Row& row, const Figure* f) {

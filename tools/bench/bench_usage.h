@@ -6,7 +6,7 @@
 namespace devtensor::tools {
 
 inline constexpr const char* kBenchUsage =
-    "usage: devtensor bench [--device webgpu|cpu] [--filter REGEX] [--repetitions N]\n"
+    "usage: devtensor bench [--device webgpu|cpu|cuda] [--filter REGEX] [--repetitions N]\n"
     "                       [--max-bytes N[K|M|G]] [--min-time SECONDS] [--decode-steps N]\n"
     "                       [--out DIR] [--benchmark_...]\n"
     "\n"
@@ -14,7 +14,10 @@ inline constexpr const char* kBenchUsage =
     "runtime is found: DEVTENSOR_BENCH_CUDART names one) and writes DIR/bench.json, DIR/bench.md\n"
     "and DIR/bandwidth.png. Runs devtensor-bench, which `make bench` builds beside devtensor.\n"
     "  --device        webgpu (default): transfers, small updates, KV append, decode step;\n"
-    "                  cpu: copies, KV append, decode step\n"
+    "                  cpu: copies, KV append, decode step;\n"
+    "                  cuda: transfers from pinned and pageable host memory, device copies and\n"
+    "                  a 4-byte update beside cudaMemcpy, decode step (without a CUDA device it\n"
+    "                  says why and measures nothing)\n"
     "  --filter        which cases (Google Benchmark's regex over names like upload/4096)\n"
     "  --repetitions   repetitions of each case; tables show the median (default 3)\n"
     "  --max-bytes     largest transfer (default DEVTENSOR_BENCH_MAX_BYTES or 1G)\n"
