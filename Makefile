@@ -13,7 +13,7 @@ STRESS_SECONDS ?= 20
 # Where `make install` puts devtensor.
 PREFIX ?= /usr/local
 # What `make run` builds: the library, its providers, the CLI and the examples (no tests).
-RUN_TARGETS = devtensor devtensor_webgpu devtensor_cli hello_tensors kv_cache_append decode_loop
+RUN_TARGETS = devtensor devtensor_webgpu devtensor_cuda devtensor_cli hello_tensors kv_cache_append decode_loop
 
 .PHONY: run test setup configure build build-run install docs fuzz-build fuzz fuzz-seeds \
         test-sanitize test-tsan bench clean

@@ -15,7 +15,9 @@
  *
  * @par What a storage handle is, per device (DtGetTensorBuffer(), DtCreateTensorWithData())
  * - CPU: a host pointer; DtGetTensorData() gives handle + byte offset.
- * - CUDA: a device pointer; likewise.
+ * - CUDA: a device pointer of the device's primary context (the one the CUDA runtime and
+ *   PyTorch use); likewise. A wrapped pointer must be device memory of that device, with
+ *   [data, data + data_bytes) inside one allocation; the application keeps it alive.
  * - WebGPU: a WGPUBuffer of the env's WGPUDevice (DtGetDeviceNativeHandle()). The byte offset is
  *   separate and must be honoured by whoever binds the buffer; DtGetTensorData() refuses.
  *   A wrapped WGPUBuffer needs CopySrc | CopyDst usage, and Storage usage for views at
@@ -428,7 +430,9 @@ DT_EXPORT DtStatus* DtGetDeviceInfo(const DtDevice* device, DtDeviceInfo* info);
 /**
  * The device's native object named `name`, borrowed (do not release it): on WebGPU devices
  * "WGPUInstance", "WGPUAdapter", "WGPUDevice" and "WGPUQueue", so that an application can create
- * its own buffers and wrap them with DtCreateTensorWithData(). Valid while the device is.
+ * its own buffers and wrap them with DtCreateTensorWithData(); on CUDA devices "CUcontext" (the
+ * device's primary context) and "CUdevice" (the device ordinal, as an integer in the pointer).
+ * Valid while the device is.
  * DT_NOT_FOUND for a name the device's provider does not know.
  *
  * @param device the device

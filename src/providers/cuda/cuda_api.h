@@ -51,6 +51,7 @@ inline constexpr unsigned kEventDisableTiming = 2;
 inline constexpr int kCaptureModeRelaxed = 2;
 inline constexpr int kCaptureStatusNone = 0;
 inline constexpr unsigned kMemHostAllocPortable = 1;
+inline constexpr unsigned kMemHostRegisterPortable = 1;
 inline constexpr int kMemPoolAttrReleaseThreshold = 4;
 
 // CUmemPoolProps (88 bytes, zero-filled where not set).
@@ -94,6 +95,8 @@ struct DriverApi {
   CUresult (*cuMemFreeAsync)(CUdeviceptr pointer, CUstream stream);
   CUresult (*cuMemHostAlloc)(void** pointer, size_t bytes, unsigned flags);
   CUresult (*cuMemFreeHost)(void* pointer);
+  CUresult (*cuMemHostRegister)(void* pointer, size_t bytes, unsigned flags);
+  CUresult (*cuMemHostUnregister)(void* pointer);
   CUresult (*cuMemGetAddressRange)(CUdeviceptr* base, size_t* size, CUdeviceptr pointer);
   CUresult (*cuPointerGetAttribute)(void* value, int attribute, CUdeviceptr pointer);
   CUresult (*cuMemcpyAsync)(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream);

@@ -42,7 +42,7 @@ const char* Resolve(const Resolver& r, DriverApi* a) {
   DT_RESOLVE(cuCtxEnablePeerAccess) DT_RESOLVE(cuCtxSynchronize) DT_RESOLVE(cuMemGetInfo) DT_RESOLVE(cuMemAlloc)
   DT_RESOLVE(cuMemFree) DT_RESOLVE(cuMemPoolCreate) DT_RESOLVE(cuMemPoolSetAttribute)
   DT_RESOLVE(cuMemAllocFromPoolAsync) DT_RESOLVE(cuMemFreeAsync) DT_RESOLVE(cuMemHostAlloc)
-  DT_RESOLVE(cuMemFreeHost) DT_RESOLVE(cuMemGetAddressRange) DT_RESOLVE(cuPointerGetAttribute)
+  DT_RESOLVE(cuMemFreeHost) DT_RESOLVE(cuMemHostRegister) DT_RESOLVE(cuMemHostUnregister) DT_RESOLVE(cuMemGetAddressRange) DT_RESOLVE(cuPointerGetAttribute)
   DT_RESOLVE(cuMemcpyAsync) DT_RESOLVE(cuMemcpyPeerAsync) DT_RESOLVE(cuMemsetD8Async)
   DT_RESOLVE(cuStreamCreate) DT_RESOLVE(cuStreamDestroy) DT_RESOLVE(cuStreamSynchronize)
   DT_RESOLVE(cuStreamWaitEvent) DT_RESOLVE(cuStreamIsCapturing) DT_RESOLVE(cuStreamBeginCapture)

@@ -4,18 +4,20 @@ namespace devtensor::cuda {
 namespace {
 
 // Of a kernel "dtk_run<OP>" or "dtk_run_many<OP>", by OP: "dtk_cast_op<float, int>" ->
-// "dtk_cast_op|int>"; "dtk_binary_op<dtk_add, float>" -> "dtk_binary_op<dtk_add"; the ArgMax
-// passes of one type together; any other -> its template's name.
+// "dtk_cast_op|int>"; "dtk_binary_op<dtk_add, float>" -> "dtk_binary_op<dtk_add"; ArgMax's
+// kernels of one type together; any other -> its template's name.
 std::string FamilyKey(const std::string& kernel) {
   const size_t open = kernel.find('<');
   if (open == std::string::npos) return kernel;
+  if (const size_t argmax = kernel.find("dtk_argmax"); argmax != std::string::npos) {
+    // Its kernels of every pass, by element type (no type name holds a '>').
+    const size_t type = kernel.find('<', argmax) + 1;
+    return "dtk_argmax|" + kernel.substr(type, kernel.find('>', type) - type);
+  }
   const std::string op = kernel.substr(open + 1);
   const std::string name = op.substr(0, op.find('<'));
   if (name == "dtk_cast_op") return name + "|" + op.substr(op.find(", ") + 2);
   if (name == "dtk_binary_op") return op.substr(0, op.find(','));
-  if (name.rfind("dtk_argmax", 0) == 0) {  // its passes together, by type
-    return "dtk_argmax|" + op.substr(op.find('<'));
-  }
   return name;
 }
 
@@ -62,9 +64,7 @@ std::vector<std::string> EveryOpName() {
     for (const char* op : {"dtk_add", "dtk_sub", "dtk_mul", "dtk_div"}) {
       names.push_back(OpName("dtk_binary_op", op, DeviceTypeName(from)));
     }
-    for (const char* op : {"dtk_argmax_op", "dtk_argmax_chunks_op", "dtk_argmax_merge_op"}) {
-      names.push_back(OpName(op, DeviceTypeName(from)));
-    }
+    names.push_back(OpName("dtk_argmax_op", DeviceTypeName(from)));
   }
   for (size_t bytes : {1, 2, 4, 8}) {
     for (const char* op : {"dtk_where_op", "dtk_copy_op", "dtk_fill_op", "dtk_kv_append_op",
@@ -84,6 +84,12 @@ std::vector<std::string> EveryKernelName() {
   for (const std::string& op : EveryOpName()) {
     names.push_back("dtk_run<" + op + ">");
     names.push_back("dtk_run_many<" + op + ">");
+    // A long ArgMax axis: kernels of their own (op_kernels.cpp).
+    if (op.rfind("dtk_argmax_op<", 0) == 0) {
+      const std::string type = op.substr(op.find('<'));
+      names.push_back("dtk_argmax_runs" + type);
+      names.push_back("dtk_argmax_finish" + type);
+    }
   }
   return names;
 }

@@ -21,18 +21,26 @@ unsigned BlocksFor(const Device& device, unsigned long long count) {
 }
 
 // `params` as cuLaunchKernel takes them: the address of each of the kernel's arguments.
-DtStatus* LaunchKernel(WorkStream& work, const std::string& kernel, void** params,
-                       unsigned long long count) {
+DtStatus* LaunchShaped(WorkStream& work, const std::string& kernel, void** params, unsigned grid_x,
+                       unsigned grid_y, unsigned threads) {
   Device& device = work.device();
   CUfunction function = nullptr;
   DT_RETURN_IF_ERROR(device.Kernel(kernel, &function));
-  DT_CUDA_RETURN_IF_ERROR("launching " + kernel, device.api(), cuLaunchKernel, function,
-                          BlocksFor(device, count), 1, 1, kThreads, 1, 1, 0, work.handle(),
-                          params, nullptr);
+  DT_CUDA_RETURN_IF_ERROR("launching " + kernel, device.api(), cuLaunchKernel, function, grid_x,
+                          grid_y, 1, threads, 1, 1, 0, work.handle(), params, nullptr);
   return nullptr;
 }
 
+DtStatus* LaunchKernel(WorkStream& work, const std::string& kernel, void** params,
+                       unsigned long long count) {
+  return LaunchShaped(work, kernel, params, BlocksFor(work.device(), count), 1, kThreads);
+}
+
 DtStatus* LaunchOne(WorkStream& work, const KernelCall& call) {
+  if (!call.kernel.empty()) {
+    void* params[] = {const_cast<char*>(call.block.data())};
+    return LaunchShaped(work, call.kernel, params, call.grid_x, call.grid_y, call.threads);
+  }
   unsigned long long count = call.count;
   void* params[] = {const_cast<char*>(call.block.data()), &count};
   return LaunchKernel(work, "dtk_run<" + call.op + ">", params, count);
@@ -131,12 +139,14 @@ DtStatus* FlushRecordedCalls(WorkStream& work) {
     std::vector<std::string> order;
     for (size_t i = 0; i < calls.size(); ++i) {
       if (level[i] != l) continue;
-      auto& group = by_op[calls[i].op];
-      if (group.empty()) order.push_back(calls[i].op);
+      // Kernels of their own launch shape go alone.
+      const std::string key = calls[i].kernel.empty() ? calls[i].op : "#" + std::to_string(i);
+      auto& group = by_op[key];
+      if (group.empty()) order.push_back(key);
       group.push_back(&calls[i]);
     }
-    for (const std::string& op : order) {
-      const auto& group = by_op[op];
+    for (const std::string& key : order) {
+      const auto& group = by_op[key];
       if (group.size() == 1) {
         DT_RETURN_IF_ERROR(LaunchOne(work, *group[0]));
       } else {

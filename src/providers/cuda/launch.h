@@ -62,11 +62,15 @@ void SetBroadcast(DtkElementwise<N>* block, int i, const DtTensorRef& t) {
 
 // One call of an op functor: `op` names it ("dtk_cast_op<float, int>"), `block` is its argument
 // block's bytes, `count` the elements it covers, `reads` and `writes` the device bytes it touches.
+// Or, with `kernel` set, a kernel of its own launch shape (grid x, y of blocks of `threads`) that
+// takes the block alone and is never batched with others.
 struct KernelCall {
   std::string op;
   std::vector<char> block;
   unsigned long long count = 0;
   std::vector<Extent> reads, writes;
+  std::string kernel;
+  unsigned grid_x = 0, grid_y = 1, threads = 0;
 
   template <typename Block>
   KernelCall(std::string op_name, const Block& b, unsigned long long elements)

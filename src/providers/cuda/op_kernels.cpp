@@ -32,8 +32,11 @@ static_assert(std::size(kCudaOpSupport) == DT_OP_ID_END - 1, "every op has a CUD
 
 namespace {
 
-// Values one thread of a long ArgMax walks.
-constexpr long long kArgMaxChunk = 256;
+// A long ArgMax axis: values a thread block walks, its threads (DTK_ARGMAX_THREADS of ops.cuh),
+// and the most outputs it takes (a grid dimension; beyond, a thread per output keeps the GPU busy).
+constexpr long long kArgMaxChunk = 4096;
+constexpr unsigned kArgMaxThreads = 256;
+constexpr unsigned long long kArgMaxMostOutputs = 65535;
 
 bool SameView(const DtTensorRef& a, const DtTensorRef& b) {
   return a.handle == b.handle && a.byte_offset == b.byte_offset &&
@@ -206,10 +209,11 @@ DtStatus* RunArgMax(WorkStream& work, const DtOpCall& call) {
   block.select_last_index = params.select_last_index;
   const unsigned long long outputs = block.length == 0 ? 0 : block.t.count;
   const std::string type = DeviceTypeName(data.element_type);
-  if (block.length < kArgMaxChunk * 2 || outputs == 0) {
+  if (block.length < kArgMaxChunk * 2 || outputs == 0 || outputs > kArgMaxMostOutputs) {
     return Launch(work, Call(OpName("dtk_argmax_op", type), block, outputs, {&data}, {&reduced}));
   }
-  // A long axis in two passes: a thread per run of kArgMaxChunk values, then one per output.
+  // A long axis in two passes: a thread block per run of kArgMaxChunk values of each output,
+  // then one per output over the runs' winners.
   block.chunk = kArgMaxChunk;
   block.chunks = (block.length + kArgMaxChunk - 1) / kArgMaxChunk;
   const unsigned long long partials = outputs * static_cast<unsigned long long>(block.chunks);
@@ -217,12 +221,19 @@ DtStatus* RunArgMax(WorkStream& work, const DtOpCall& call) {
   DT_RETURN_IF_ERROR(work.Temporary(size_t(partials) * sizeof(long long), &partial));
   block.partial = reinterpret_cast<long long*>(partial);
   const Extent winners{uintptr_t(partial), uintptr_t(partial + partials * sizeof(long long))};
-  KernelCall first = Call(OpName("dtk_argmax_chunks_op", type), block, partials, {&data}, {});
-  first.writes.push_back(winners);
-  DT_RETURN_IF_ERROR(Launch(work, std::move(first)));
-  KernelCall merge = Call(OpName("dtk_argmax_merge_op", type), block, outputs, {&data}, {&reduced});
-  merge.reads.push_back(winners);
-  return Launch(work, std::move(merge));
+  KernelCall runs = Call("", block, partials, {&data}, {});
+  runs.kernel = "dtk_argmax_runs<" + type + ">";
+  runs.grid_x = unsigned(block.chunks);
+  runs.grid_y = unsigned(outputs);
+  runs.threads = kArgMaxThreads;
+  runs.writes.push_back(winners);
+  DT_RETURN_IF_ERROR(Launch(work, std::move(runs)));
+  KernelCall finish = Call("", block, outputs, {&data}, {&reduced});
+  finish.kernel = "dtk_argmax_finish<" + type + ">";
+  finish.grid_x = unsigned(outputs);
+  finish.threads = kArgMaxThreads;
+  finish.reads.push_back(winners);
+  return Launch(work, std::move(finish));
 }
 
 }  // namespace

@@ -8,11 +8,41 @@
 #include <thread>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace devtensor::cuda {
 namespace {
 
 // Below this a copy is not split: starting the workers would cost more than it saves.
-constexpr size_t kSplitBytes = size_t(1) << 20;
+constexpr size_t kSplitBytes = size_t(512) << 10;
+
+// memcpy with non-temporal stores: the bytes go to memory without first reading the lines they
+// land in into the cache (which neither the DMA nor a large copy's reader would find there).
+void StreamingCopy(char* dst, const char* src, size_t bytes) {
+#if defined(__SSE2__)
+  const size_t head = std::min(bytes, (16 - (reinterpret_cast<uintptr_t>(dst) & 15)) & 15);
+  std::memcpy(dst, src, head);
+  dst += head;
+  src += head;
+  bytes -= head;
+  for (; bytes >= 64; bytes -= 64, dst += 64, src += 64) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16));
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 32));
+    const __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 48));
+    _mm_stream_si128(reinterpret_cast<__m128i*>(dst), a);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(dst + 16), b);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(dst + 32), c);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(dst + 48), d);
+  }
+  std::memcpy(dst, src, bytes);
+  _mm_sfence();  // the streamed stores are visible before the piece counts as done
+#else
+  std::memcpy(dst, src, bytes);
+#endif
+}
 
 class CopyPool {
  public:
@@ -48,7 +78,7 @@ class CopyPool {
  private:
   CopyPool() {
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    const size_t count = std::clamp<size_t>(cores / 2, 1, 8) - 1;
+    const size_t count = std::clamp<size_t>(cores, 1, 16) - 1;
     for (size_t i = 0; i < count; ++i) {
       threads_.emplace_back([this] { Work(); });
       threads_.back().detach();
@@ -58,7 +88,7 @@ class CopyPool {
   void CopyPiece(size_t index) {
     const size_t begin = std::min(bytes_, index * piece_);
     const size_t end = index + 1 == pieces_ ? bytes_ : std::min(bytes_, begin + piece_);
-    if (end > begin) std::memcpy(dst_ + begin, src_ + begin, end - begin);
+    if (end > begin) StreamingCopy(dst_ + begin, src_ + begin, end - begin);
   }
 
   void Work() {

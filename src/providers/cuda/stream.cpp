@@ -30,6 +30,7 @@ GraphResources::~GraphResources() {
   ScopedContext current(*device);
   for (CUdeviceptr temporary : temporaries) device->Free(temporary);
   for (char* memory : pinned) device->api().cuMemFreeHost(memory);
+  for (void* pages : registered) device->api().cuMemHostUnregister(pages);
 }
 
 WorkStream::WorkStream(Device& device, Stream* stream)

@@ -15,12 +15,13 @@
 namespace devtensor::cuda {
 
 // What a graph keeps for its replays: device temporaries (and the argument blocks of batched
-// launches), pinned host buffers and the payloads of its host-function nodes; while recording,
-// the kernel calls not yet scheduled.
+// launches), pinned host buffers, host memory it registered with CUDA and the payloads of its
+// host-function nodes; while recording, the kernel calls not yet scheduled.
 struct GraphResources {
   Device* device = nullptr;
   std::vector<CUdeviceptr> temporaries;
   std::vector<char*> pinned;
+  std::vector<void*> registered;  // host pages pinned for the graph's copies
   std::vector<std::unique_ptr<HostCopy>> host_copies;
   std::vector<KernelCall> calls;  // held back until scheduled (launch.h)
   bool raises_flags = false;  // holds an op that may raise error flags

@@ -1,5 +1,7 @@
 #include "providers/cuda/transfer.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <deque>
@@ -155,6 +157,23 @@ class Copier {
     return work_.device().staging().Give(memory, work_.handle());
   }
 
+  // While recording, pins the pages of [host, host + bytes) for the graph's life, so that its
+  // replays move them by DMA (a host function in a graph costs tens of microseconds). False when
+  // not recording or when CUDA refuses (pages another registration holds, say).
+  bool PinForGraph(const char* host, size_t bytes) {
+    GraphResources* recording = work_.recording();
+    if (recording == nullptr) return false;
+    static const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+    const uintptr_t first = reinterpret_cast<uintptr_t>(host) & ~(page - 1);
+    const uintptr_t last = (reinterpret_cast<uintptr_t>(host) + bytes + page - 1) & ~(page - 1);
+    void* pages = reinterpret_cast<void*>(first);
+    if (api().cuMemHostRegister(pages, last - first, kMemHostRegisterPortable) != kCudaSuccess) {
+      return false;
+    }
+    recording->registered.push_back(pages);
+    return true;
+  }
+
   // Queues a host copy on the stream, after the work queued before it.
   DtStatus* QueueHostCopy(std::unique_ptr<HostCopy> copy) {
     if (GraphResources* recording = work_.recording()) {
@@ -192,7 +211,9 @@ class Copier {
     const char* host = ElementZero(src);
     const auto device = reinterpret_cast<CUdeviceptr>(ElementZero(dst));
     const bool host_contiguous = IsContiguous(src), device_contiguous = IsContiguous(dst);
-    if (host_contiguous && device_contiguous && IsPinned(api(), host, bytes)) {
+    const bool pinned_host = host_contiguous && (IsPinned(api(), host, bytes) ||
+                                                 PinForGraph(host, bytes));
+    if (pinned_host && device_contiguous) {
       DT_CUDA_RETURN_IF_ERROR("copying to a CUDA tensor", api(), cuMemcpyAsync, device,
                               reinterpret_cast<CUdeviceptr>(host), bytes, work_.handle());
       work_.Did();
@@ -202,7 +223,10 @@ class Copier {
     ContiguousStrides(src.shape, src.rank, packed);
     CUdeviceptr target = device;
     if (!device_contiguous) DT_RETURN_IF_ERROR(work_.Temporary(bytes, &target));
-    if (work_.synchronous()) {
+    if (pinned_host) {
+      DT_CUDA_RETURN_IF_ERROR("copying to a CUDA tensor", api(), cuMemcpyAsync, target,
+                              reinterpret_cast<CUdeviceptr>(host), bytes, work_.handle());
+    } else if (work_.synchronous()) {
       std::vector<char> gathered;
       if (!host_contiguous) {
         gathered.resize(bytes);
@@ -294,7 +318,9 @@ class Copier {
     char* host = ElementZero(dst);
     const auto device = reinterpret_cast<CUdeviceptr>(ElementZero(src));
     const bool host_contiguous = IsContiguous(dst), device_contiguous = IsContiguous(src);
-    if (host_contiguous && device_contiguous && IsPinned(api(), host, bytes)) {
+    const bool pinned_host = host_contiguous && (IsPinned(api(), host, bytes) ||
+                                                 PinForGraph(host, bytes));
+    if (pinned_host && device_contiguous) {
       DT_CUDA_RETURN_IF_ERROR("copying from a CUDA tensor", api(), cuMemcpyAsync,
                               reinterpret_cast<CUdeviceptr>(host), device, bytes, work_.handle());
       work_.Did();
@@ -311,7 +337,10 @@ class Copier {
                                       {uintptr_t(source), uintptr_t(source + bytes)}));
       DT_RETURN_IF_ERROR(InOrder());
     }
-    if (work_.synchronous()) {
+    if (pinned_host) {
+      DT_CUDA_RETURN_IF_ERROR("copying from a CUDA tensor", api(), cuMemcpyAsync,
+                              reinterpret_cast<CUdeviceptr>(host), source, bytes, work_.handle());
+    } else if (work_.synchronous()) {
       if (host_contiguous) {
         DT_RETURN_IF_ERROR(DownloadPageable(source, host, bytes));
       } else {

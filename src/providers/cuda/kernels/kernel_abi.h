@@ -84,9 +84,11 @@ struct DtkScatterND {
 // and writes the index of the largest (ties: the first, or the last with select_last_index),
 // comparing as the CPU reference does (a NaN is larger than every number).
 //
-// A long axis is split into `chunks` runs of `chunk` values: dtk_argmax_chunks_op finds the best
-// of run c of output o (element o * chunks + c) into partial[o * chunks + c], then
-// dtk_argmax_merge_op (element o) picks the best of the runs' winners, in order.
+// A long axis is split into `chunks` runs of `chunk` values: dtk_argmax_runs (a thread block per
+// run of each output: grid (chunks, outputs)) writes the index of the best of run c of output o to
+// partial[o * chunks + c], then dtk_argmax_finish (a thread block per output) picks the best of
+// the runs' winners. Ties between equal values go to the smaller index (the larger with
+// select_last_index), as the CPU's walk in order decides them.
 struct DtkArgMax {
   DtkElementwise<2> t;
   long long length;

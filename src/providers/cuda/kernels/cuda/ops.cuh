@@ -213,44 +213,86 @@ struct dtk_argmax_op {
   }
 };
 
-// ArgMax of a long axis, first pass: the best of each run of `chunk` values.
-template <typename T>
-struct dtk_argmax_chunks_op {
-  using Block = DtkArgMax;
-  static __device__ __forceinline__ void at(const Block& b, unsigned long long i) {
-    const unsigned long long chunks = static_cast<unsigned long long>(b.chunks);
-    const unsigned long long output = i / chunks;
-    const long long first = static_cast<long long>(i - output * chunks) * b.chunk;
-    const long long last = first + b.chunk < b.length ? first + b.chunk : b.length;
-    long long o[2];
-    dtk_offsets(b.t, output, o);
-    b.partial[i] = dtk_argmax_walk(b, &dtk_at<T>(b.t, 0, o[0]), first, first + 1, last);
-  }
-};
+// ArgMax of a long axis: threads of a block each walk a stride of the run, then meet in shared
+// memory. (value, index) a is better than b when its value is greater, or, neither being greater
+// (equal, or both NaN), when its index comes first (last with select_last_index).
+#define DTK_ARGMAX_THREADS 256
 
-// ArgMax of a long axis, second pass: the best of the runs' winners, in the axis' order.
 template <typename T>
-struct dtk_argmax_merge_op {
-  using Block = DtkArgMax;
-  static __device__ __forceinline__ void at(const Block& b, unsigned long long i) {
-    long long o[2];
-    dtk_offsets(b.t, i, o);
-    const T* values = &dtk_at<T>(b.t, 0, o[0]);
-    const long long* winners = b.partial + static_cast<long long>(i) * b.chunks;
-    long long best = winners[0];
-    T best_value = values[best * b.step];
-    for (long long c = 1; c < b.chunks; ++c) {
-      const long long j = winners[c];
-      const T value = values[j * b.step];
-      if (dtk_greater(value, best_value) ||
-          (b.select_last_index != 0 && !dtk_greater(best_value, value))) {
-        best = j;
-        best_value = value;
+__device__ __forceinline__ bool dtk_argmax_better(const DtkArgMax& b, T value, long long index,
+                                                  T best, long long best_index) {
+  if (best_index < 0) return true;
+  if (dtk_greater(value, best)) return true;
+  if (dtk_greater(best, value)) return false;
+  return b.select_last_index != 0 ? index > best_index : index < best_index;
+}
+
+// Reduces each thread's (value, index) over the block; thread 0 gets the winner's index.
+template <typename T>
+__device__ __forceinline__ long long dtk_argmax_block(const DtkArgMax& b, T value,
+                                                      long long index) {
+  __shared__ T values[DTK_ARGMAX_THREADS];
+  __shared__ long long indices[DTK_ARGMAX_THREADS];
+  values[threadIdx.x] = value;
+  indices[threadIdx.x] = index;
+  __syncthreads();
+  for (unsigned half = DTK_ARGMAX_THREADS / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) {
+      const unsigned other = threadIdx.x + half;
+      if (indices[other] >= 0 && dtk_argmax_better(b, values[other], indices[other],
+                                                   values[threadIdx.x], indices[threadIdx.x])) {
+        values[threadIdx.x] = values[other];
+        indices[threadIdx.x] = indices[other];
       }
     }
-    dtk_at<long long>(b.t, 1, o[1]) = best;
+    __syncthreads();
   }
-};
+  return indices[0];
+}
+
+// First pass: block (c, o) finds the best of run c of output o.
+template <typename T>
+__global__ void dtk_argmax_runs(DtkArgMax b) {
+  const unsigned long long output = blockIdx.y;
+  long long o[2];
+  dtk_offsets(b.t, output, o);
+  const T* values = &dtk_at<T>(b.t, 0, o[0]);
+  const long long first = static_cast<long long>(blockIdx.x) * b.chunk;
+  const long long last = first + b.chunk < b.length ? first + b.chunk : b.length;
+  T best{};
+  long long best_index = -1;
+  for (long long j = first + threadIdx.x; j < last; j += DTK_ARGMAX_THREADS) {
+    const T value = values[j * b.step];
+    if (dtk_argmax_better(b, value, j, best, best_index)) {
+      best = value;
+      best_index = j;
+    }
+  }
+  const long long winner = dtk_argmax_block(b, best, best_index);
+  if (threadIdx.x == 0) b.partial[output * b.chunks + blockIdx.x] = winner;
+}
+
+// Second pass: block o picks the best of output o's run winners.
+template <typename T>
+__global__ void dtk_argmax_finish(DtkArgMax b) {
+  const unsigned long long output = blockIdx.x;
+  long long o[2];
+  dtk_offsets(b.t, output, o);
+  const T* values = &dtk_at<T>(b.t, 0, o[0]);
+  const long long* winners = b.partial + static_cast<long long>(output) * b.chunks;
+  T best{};
+  long long best_index = -1;
+  for (long long c = threadIdx.x; c < b.chunks; c += DTK_ARGMAX_THREADS) {
+    const long long j = winners[c];
+    const T value = values[j * b.step];
+    if (dtk_argmax_better(b, value, j, best, best_index)) {
+      best = value;
+      best_index = j;
+    }
+  }
+  const long long winner = dtk_argmax_block(b, best, best_index);
+  if (threadIdx.x == 0) dtk_at<long long>(b.t, 1, o[1]) = winner;
+}
 
 // ---- batched strided copies ------------------------------------------------------------------------
 
