@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -16,7 +17,7 @@ namespace devtensor::cuda {
 namespace {
 
 // Below this a copy is not split: starting the workers would cost more than it saves.
-constexpr size_t kSplitBytes = size_t(512) << 10;
+constexpr size_t kSplitBytes = size_t(1) << 20;
 
 // memcpy with non-temporal stores: the bytes go to memory without first reading the lines they
 // land in into the cache (which neither the DMA nor a large copy's reader would find there).
@@ -44,6 +45,23 @@ void StreamingCopy(char* dst, const char* src, size_t bytes) {
 #endif
 }
 
+// Settings from the environment, read once: DEVTENSOR_CUDA_COPY_THREADS, the threads a copy
+// uses, the caller's included (default: half the cores, at most 8); DEVTENSOR_CUDA_COPY_STREAMING=0
+// turns the streaming stores off.
+size_t CopyThreads() {
+  if (const char* value = std::getenv("DEVTENSOR_CUDA_COPY_THREADS"); value != nullptr && *value) {
+    return std::clamp<size_t>(size_t(std::strtoul(value, nullptr, 10)), 1, 64);
+  }
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  return std::clamp<size_t>(cores / 2, 1, 8);
+}
+bool Streaming() {
+  const char* value = std::getenv("DEVTENSOR_CUDA_COPY_STREAMING");
+  return value == nullptr || std::strcmp(value, "0") != 0;
+}
+
+// Threads that copy pieces of one copy at a time. A copy is cut into more pieces than threads,
+// taken one by one, so that a thread the system delays holds up one small piece, not a share.
 class CopyPool {
  public:
   static CopyPool& Get() {
@@ -55,63 +73,68 @@ class CopyPool {
 
   void Copy(char* dst, const char* src, size_t bytes) {
     std::lock_guard<std::mutex> one_job(job_mutex_);
-    const size_t pieces = std::min(threads_.size() + 1, std::max<size_t>(1, bytes / kSplitBytes));
-    // Pieces of whole cache lines, the last one taking the rest.
-    const size_t piece = ((bytes / pieces) + 63) & ~size_t(63);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       dst_ = dst;
       src_ = src;
       bytes_ = bytes;
-      piece_ = piece;
-      next_ = 1;  // the caller does piece 0
-      pieces_ = pieces;
-      left_ = pieces - 1;
+      next_ = 0;
+      pieces_ = (bytes + kPieceBytes - 1) / kPieceBytes;
+      left_ = pieces_;
       ++generation_;
     }
     work_.notify_all();
-    CopyPiece(0);
     std::unique_lock<std::mutex> lock(mutex_);
+    CopyPieces(lock);
     done_.wait(lock, [&] { return left_ == 0; });
   }
 
  private:
-  CopyPool() {
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    const size_t count = std::clamp<size_t>(cores, 1, 16) - 1;
-    for (size_t i = 0; i < count; ++i) {
+  static constexpr size_t kPieceBytes = size_t(256) << 10;
+
+  CopyPool() : streaming_(Streaming()) {
+    for (size_t i = 1; i < CopyThreads(); ++i) {
       threads_.emplace_back([this] { Work(); });
       threads_.back().detach();
     }
   }
 
-  void CopyPiece(size_t index) {
-    const size_t begin = std::min(bytes_, index * piece_);
-    const size_t end = index + 1 == pieces_ ? bytes_ : std::min(bytes_, begin + piece_);
-    if (end > begin) StreamingCopy(dst_ + begin, src_ + begin, end - begin);
+  // Copies pieces until none is left; `lock` holds mutex_ on entry and on return.
+  void CopyPieces(std::unique_lock<std::mutex>& lock) {
+    while (next_ < pieces_) {
+      const size_t begin = next_++ * kPieceBytes;
+      const size_t end = std::min(bytes_, begin + kPieceBytes);
+      char* dst = dst_ + begin;
+      const char* src = src_ + begin;
+      lock.unlock();
+      if (streaming_) {
+        StreamingCopy(dst, src, end - begin);
+      } else {
+        std::memcpy(dst, src, end - begin);
+      }
+      lock.lock();
+      if (--left_ == 0) done_.notify_all();
+    }
   }
 
   void Work() {
     uint64_t seen = 0;
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      work_.wait(lock, [&] { return generation_ != seen && next_ < pieces_; });
-      const size_t index = next_++;
-      if (next_ >= pieces_) seen = generation_;
-      lock.unlock();
-      CopyPiece(index);
-      lock.lock();
-      if (--left_ == 0) done_.notify_one();
+      work_.wait(lock, [&] { return generation_ != seen; });
+      seen = generation_;
+      CopyPieces(lock);
     }
   }
 
+  const bool streaming_;
   std::vector<std::thread> threads_;
   std::mutex job_mutex_;
   std::mutex mutex_;
   std::condition_variable work_, done_;
   char* dst_ = nullptr;
   const char* src_ = nullptr;
-  size_t bytes_ = 0, piece_ = 0, next_ = 0, pieces_ = 0, left_ = 0;
+  size_t bytes_ = 0, next_ = 0, pieces_ = 0, left_ = 0;
   uint64_t generation_ = 0;
 };
 

@@ -8,7 +8,9 @@
 namespace devtensor::cuda {
 
 // memcpy(dst, src, bytes), split over a pool of worker threads (made on first use, kept for the
-// process) and the calling thread when `bytes` is large; the regions must not overlap.
+// process) and the calling thread when `bytes` is large; the regions must not overlap. The pool's
+// size and its stores are settings (parallel_copy.cpp: DEVTENSOR_CUDA_COPY_THREADS,
+// DEVTENSOR_CUDA_COPY_STREAMING).
 void ParallelCopy(void* dst, const void* src, size_t bytes);
 
 }  // namespace devtensor::cuda

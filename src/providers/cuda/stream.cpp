@@ -2,28 +2,12 @@
 
 #include <string>
 
+#include "common/device_error_flags.h"
 #include "common/return_if_error.h"
 #include "providers/cuda/errors.h"
 #include "providers/cuda/host_copy.h"
 
 namespace devtensor::cuda {
-namespace {
-
-std::string FlagText(uint32_t raised) {
-  std::string text;
-  if (raised & DT_DEVICE_ERROR_KV_POSITION) {
-    text += "KvCacheAppend: a position was out of range, so its write was skipped "
-            "(DT_DEVICE_ERROR_KV_POSITION)";
-  }
-  if (raised & DT_DEVICE_ERROR_SCATTER_INDEX) {
-    if (!text.empty()) text += "; ";
-    text += "ScatterND: an index was out of range, so its update was skipped "
-            "(DT_DEVICE_ERROR_SCATTER_INDEX)";
-  }
-  return text;
-}
-
-}  // namespace
 
 GraphResources::~GraphResources() {
   if (device == nullptr) return;
@@ -83,7 +67,7 @@ DtStatus* SynchronizeStream(Stream& stream) {
   DT_RETURN_IF_ERROR(device.ReadErrorFlags(stream.handle, true, &raised));
   if (raised == 0) return nullptr;
   return Fail(DT_OUT_OF_RANGE, "work on the stream raised device error flags: " +
-                                   FlagText(raised) +
+                                   DeviceErrorFlagsText(raised) +
                                    "; DtGetDeviceErrorFlags reports them too");
 }
 

@@ -3,26 +3,12 @@
 #include <cstring>
 #include <string>
 
+#include "common/device_error_flags.h"
 #include "common/return_if_error.h"
 #include "providers/webgpu/stream.h"
 
 namespace devtensor::webgpu {
 namespace {
-
-// What the error flags `raised` say, naming the ops that raise them.
-std::string FlagText(uint32_t raised) {
-  std::string text;
-  if (raised & DT_DEVICE_ERROR_KV_POSITION) {
-    text += "KvCacheAppend: a position was out of range, so its write was skipped "
-            "(DT_DEVICE_ERROR_KV_POSITION)";
-  }
-  if (raised & DT_DEVICE_ERROR_SCATTER_INDEX) {
-    if (!text.empty()) text += "; ";
-    text += "ScatterND: an index was out of range, so its update was skipped "
-            "(DT_DEVICE_ERROR_SCATTER_INDEX)";
-  }
-  return text;
-}
 
 // Reads and clears the device's flags buffer.
 DtStatus* ReadErrorFlags(Context& context, uint32_t* flags) {
@@ -86,7 +72,7 @@ DtStatus* CheckRaisedFlags(Context& context) {
   context.unreported_flags() |= raised;
   if (raised == 0) return nullptr;
   return context.host()->CreateStatus(
-      DT_OUT_OF_RANGE, ("work on the stream raised device error flags: " + FlagText(raised) +
+      DT_OUT_OF_RANGE, ("work on the stream raised device error flags: " + DeviceErrorFlagsText(raised) +
                         "; DtGetDeviceErrorFlags reports them too")
                            .c_str());
 }
