@@ -22,7 +22,9 @@ void AddGlob(const std::string& pattern, std::vector<std::string>* out) {
   globfree(&found);
 }
 
-std::vector<std::string> Candidates() {
+}  // namespace
+
+std::vector<std::string> NvrtcCandidates() {
   if (const char* named = std::getenv("DEVTENSOR_NVRTC"); named != nullptr && *named) {
     return {named};  // the only place looked at: a wrong path must not be papered over
   }
@@ -62,6 +64,8 @@ std::vector<std::string> Candidates() {
   return candidates;
 }
 
+namespace {
+
 template <typename Fn>
 bool Get(void* library, const char* name, Fn* out) {
   *out = reinterpret_cast<Fn>(dlsym(library, name));
@@ -82,7 +86,7 @@ const char* Resolve(void* l, NvrtcApi* a) {
 
 Nvrtc* Load(std::string* why) {
   std::string tried;
-  for (const std::string& candidate : Candidates()) {
+  for (const std::string& candidate : NvrtcCandidates()) {
     dlerror();
     void* library = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (library == nullptr) {

@@ -33,6 +33,9 @@ struct Nvrtc {
 // Python wheel's folder of the usual Python package directories.
 const Nvrtc* LoadNvrtc(std::string* why);
 
+// The places LoadNvrtc tries, in order, as this process's environment names them now.
+std::vector<std::string> NvrtcCandidates();
+
 }  // namespace devtensor::cuda
 
 #endif  // DEVTENSOR_PROVIDERS_CUDA_NVRTC_H_
