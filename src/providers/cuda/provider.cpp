@@ -308,8 +308,10 @@ void ReleaseGraph(void*, void* graph) { delete static_cast<Graph*>(graph); }
 
 void ReleaseProvider(void* self) { delete static_cast<ProviderState*>(self); }
 
-// Keeps this library mapped for the life of the process once it has a device: the driver holds
-// pointers to its host functions in recorded graphs, and the devices live as long as the process.
+// Keeps this library mapped for the life of the process, whether or not it found a device: the
+// driver holds pointers to its host functions in recorded graphs and the devices live as long as
+// the process; and code that instruments loaded libraries (coverage counters of a fuzzing build)
+// keeps pointers into it too, which an unload would leave dangling.
 void PinThisLibrary() {
   Dl_info info{};
   if (dladdr(reinterpret_cast<void*>(&PinThisLibrary), &info) != 0 && info.dli_fname != nullptr) {
@@ -329,6 +331,7 @@ extern "C" DT_EXPORT DtStatus* DtProviderInit(const DtHostApi* host, const DtPro
                               "the CUDA provider needs a host of provider ABI 1 with ReleaseStatus");
   }
   SetHost(host);
+  PinThisLibrary();
   return Guard([&]() -> DtStatus* {
     std::string why;
     const Driver* driver = LoadDriver(&why);
@@ -339,7 +342,6 @@ extern "C" DT_EXPORT DtStatus* DtProviderInit(const DtHostApi* host, const DtPro
                                     std::to_string(driver->device_count) +
                                     " device(s), but there is " + why);
     }
-    PinThisLibrary();
     g_driver = driver;
     g_nvrtc = nvrtc;
     auto state = std::make_unique<ProviderState>();
