@@ -120,12 +120,9 @@ DtStatus* Launch(WorkStream& work, KernelCall call) {
   return LaunchOne(work, call);
 }
 
-DtStatus* FlushRecordedCalls(WorkStream& work) {
-  GraphResources* recording = work.recording();
-  if (recording == nullptr || recording->calls.empty()) return nullptr;
-  std::vector<KernelCall> calls = std::move(recording->calls);
-  recording->calls.clear();
-  // Level of a call: one more than the deepest call before it that it depends on.
+std::vector<std::vector<size_t>> ScheduleCalls(const std::vector<KernelCall>& calls) {
+  // Level of a call: one more than the deepest call before it that it depends on. Calls of one
+  // level are therefore independent of each other.
   std::vector<size_t> level(calls.size(), 0);
   size_t levels = 0;
   for (size_t i = 0; i < calls.size(); ++i) {
@@ -134,25 +131,36 @@ DtStatus* FlushRecordedCalls(WorkStream& work) {
     }
     levels = std::max(levels, level[i] + 1);
   }
+  std::vector<std::vector<size_t>> launches;
   for (size_t l = 0; l < levels; ++l) {
-    std::map<std::string, std::vector<const KernelCall*>> by_op;  // in issue order within an op
-    std::vector<std::string> order;
+    std::map<std::string, size_t> group_of_op;  // op -> its group in `launches`, for this level
     for (size_t i = 0; i < calls.size(); ++i) {
       if (level[i] != l) continue;
-      // Kernels of their own launch shape go alone.
-      const std::string key = calls[i].kernel.empty() ? calls[i].op : "#" + std::to_string(i);
-      auto& group = by_op[key];
-      if (group.empty()) order.push_back(key);
-      group.push_back(&calls[i]);
-    }
-    for (const std::string& key : order) {
-      const auto& group = by_op[key];
-      if (group.size() == 1) {
-        DT_RETURN_IF_ERROR(LaunchOne(work, *group[0]));
-      } else {
-        DT_RETURN_IF_ERROR(LaunchMany(work, group));
+      if (!calls[i].kernel.empty()) {  // a kernel of its own launch shape goes alone
+        launches.push_back({i});
+        continue;
       }
+      auto [found, added] = group_of_op.emplace(calls[i].op, launches.size());
+      if (added) launches.emplace_back();
+      launches[found->second].push_back(i);
     }
+  }
+  return launches;
+}
+
+DtStatus* FlushRecordedCalls(WorkStream& work) {
+  GraphResources* recording = work.recording();
+  if (recording == nullptr || recording->calls.empty()) return nullptr;
+  std::vector<KernelCall> calls = std::move(recording->calls);
+  recording->calls.clear();
+  for (const std::vector<size_t>& launch : ScheduleCalls(calls)) {
+    if (launch.size() == 1) {
+      DT_RETURN_IF_ERROR(LaunchOne(work, calls[launch[0]]));
+      continue;
+    }
+    std::vector<const KernelCall*> group;
+    for (size_t i : launch) group.push_back(&calls[i]);
+    DT_RETURN_IF_ERROR(LaunchMany(work, group));
   }
   return nullptr;
 }

@@ -83,6 +83,13 @@ struct KernelCall {
 // scheduled (FlushRecordedCalls). Nothing for count 0.
 DtStatus* Launch(WorkStream& work, KernelCall call);
 
+// The order in which FlushRecordedCalls launches `calls`: groups of indices, a group one launch.
+// A call comes after every earlier call whose bytes it reads or writes and that writes or reads
+// its own (by their extents); a group holds calls of one op that do not depend on each other (a
+// call with a kernel of its own goes alone); groups of one level go in the order their first calls
+// were issued.
+std::vector<std::vector<size_t>> ScheduleCalls(const std::vector<KernelCall>& calls);
+
 // Issues the calls the recording of work's stream holds back, in an order their reads and writes
 // allow, independent calls of one op in one launch. Called before anything else is recorded on the
 // stream and when the recording ends.

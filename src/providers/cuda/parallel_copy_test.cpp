@@ -6,16 +6,19 @@
 
 #include <cstdint>
 #include <cstring>
-#include <random>
 #include <thread>
 #include <vector>
+
+#include "test_util.h"
 
 namespace devtensor::cuda {
 namespace {
 
+using devtensor_test::Random;
+
 constexpr uint8_t kSentinel = 0xA5;
 
-void CheckCopy(std::mt19937_64& random, size_t bytes, size_t src_shift, size_t dst_shift) {
+void CheckCopy(Random& random, size_t bytes, size_t src_shift, size_t dst_shift) {
   std::vector<uint8_t> src(bytes + src_shift);
   for (auto& b : src) b = uint8_t(random());
   std::vector<uint8_t> dst(bytes + dst_shift + 64, kSentinel);
@@ -27,9 +30,8 @@ void CheckCopy(std::mt19937_64& random, size_t bytes, size_t src_shift, size_t d
 }
 
 TEST(ParallelCopy, EqualsMemcpyForEverySizeAndAlignment) {
-  const uint64_t seed = std::random_device{}();
-  SCOPED_TRACE("seed " + std::to_string(seed));
-  std::mt19937_64 random(seed);
+  Random random;
+  SCOPED_TRACE(random.trace());
   for (size_t bytes : {size_t(0), size_t(1), size_t(15), size_t(63), size_t(64), size_t(65),
                        size_t(1000), size_t(1) << 20, (size_t(1) << 20) + 17,
                        size_t(3) << 20, (size_t(5) << 20) + 3}) {
@@ -42,8 +44,8 @@ TEST(ParallelCopy, EqualsMemcpyForEverySizeAndAlignment) {
 TEST(ParallelCopy, CopiesFromSeveralThreadsAtOnce) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([t] {
-      std::mt19937_64 random(uint64_t(t) * 7919u + 1);
+    threads.emplace_back([] {
+      Random random;
       for (int i = 0; i < 3; ++i) CheckCopy(random, (size_t(2) << 20) + size_t(i) * 4099, 5, 9);
     });
   }
