@@ -141,6 +141,7 @@ class CopyPool {
 }  // namespace
 
 void ParallelCopy(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;  // memcpy's pointers must be valid even for no bytes
   if (bytes < 2 * kSplitBytes) {
     std::memcpy(dst, src, bytes);
     return;

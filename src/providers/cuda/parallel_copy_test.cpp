@@ -19,7 +19,7 @@ using devtensor_test::Random;
 constexpr uint8_t kSentinel = 0xA5;
 
 void CheckCopy(Random& random, size_t bytes, size_t src_shift, size_t dst_shift) {
-  std::vector<uint8_t> src(bytes + src_shift);
+  std::vector<uint8_t> src(bytes + src_shift + 1);  // never empty: no null pointers
   for (auto& b : src) b = uint8_t(random());
   std::vector<uint8_t> dst(bytes + dst_shift + 64, kSentinel);
   ParallelCopy(dst.data() + dst_shift, src.data() + src_shift, bytes);
