@@ -96,4 +96,9 @@ echo "== installed CLI: bin/devtensor info"
 "$prefix/bin/devtensor" info >"$work/info.txt" 2>&1 || { cat "$work/info.txt"; fail "devtensor info failed"; }
 grep -E "^  [a-z]+ \(provider ABI" "$work/info.txt" || true
 grep -qF "$prefix/" "$work/info.txt" || fail "devtensor info loaded no provider from $prefix"
+# The CUDA provider is installed beside the others and found there: it serves devices, or says
+# why it cannot (no driver, no device, no NVRTC), never that its library is missing.
+[ -f "$libdir/devtensor/libdevtensor_cuda.so" ] || fail "the CUDA provider is not installed in $libdir/devtensor"
+grep -qE "^  cuda \(provider ABI .*$prefix/|provider 'cuda' failed to initialise" "$work/info.txt" ||
+  { cat "$work/info.txt"; fail "devtensor info neither loaded the installed CUDA provider nor said why it could not"; }
 echo "== installed, moved and used from another project: OK"
