@@ -608,7 +608,9 @@ class Machine {
     if (data == nullptr) data = static_cast<uint8_t*>(std::malloc(1));
     for (size_t i = 0; i < data_bytes; ++i) data[i] = static_cast<uint8_t>(i * 37 + offset + 11);
     caller_buffers_.push_back(data);
-    const bool valid = shape_ok && offset + bytes <= data_bytes && offset % SizeOf(type) == 0;
+    // offset + bytes <= data_bytes, written so that a huge byte count cannot wrap around.
+    const bool valid = shape_ok && bytes <= data_bytes && offset <= data_bytes - bytes &&
+                       offset % SizeOf(type) == 0;
     Trace("DtCreateTensorWithData(cpu, %zu bytes at %zu, type %d, rank %zu, %zu bytes) -> slot %d",
           data_bytes, offset, int(type), shape.rank, bytes, slot);
     DtValue* value = kPoisonValue;
@@ -639,7 +641,8 @@ class Machine {
       const Layout& from = tensors_[base].layout;
       const size_t extent = from.Extent();
       layout = Contiguous(from.storage, type, shape, from.offset + offset);
-      valid = offset + bytes <= extent && layout.offset % SizeOf(type) == 0;
+      // offset + bytes <= extent, written so that a huge byte count cannot wrap around.
+      valid = bytes <= extent && offset <= extent - bytes && layout.offset % SizeOf(type) == 0;
     }
     Trace("DtCreateTensorView(slot %d, offset %zu, type %d, rank %zu, %zu bytes) -> slot %d", base,
           offset, int(type), shape.rank, bytes, slot);
