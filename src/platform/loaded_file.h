@@ -20,6 +20,16 @@ inline std::string DirectoryOfLoadedFile(const void* address) {
   return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
 }
 
+// Keeps the loaded file that holds `address` mapped until the process ends: a later dlclose no
+// longer unloads it. For a provider that others keep pointers into (a runtime's callbacks, a
+// driver's host functions, a fuzzing build's coverage counters).
+inline void KeepLoadedFileMapped(const void* address) {
+  Dl_info info{};
+  if (dladdr(address, &info) != 0 && info.dli_fname != nullptr) {
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+  }
+}
+
 }  // namespace devtensor
 
 #endif  // DEVTENSOR_PLATFORM_LOADED_FILE_H_

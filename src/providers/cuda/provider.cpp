@@ -3,8 +3,6 @@
 // driver and NVRTC are found at run time (driver.h, nvrtc.h), so the library builds without CUDA
 // and loads anywhere. Copies are in transfer.h, ops in op_kernels.h, streams in stream.h, graphs
 // in graph.h.
-#include <dlfcn.h>
-
 #include <cinttypes>
 #include <cstdio>
 #include <memory>
@@ -12,6 +10,7 @@
 
 #include "common/return_if_error.h"
 #include "devtensor/devtensor_provider.h"
+#include "platform/loaded_file.h"
 #include "providers/cuda/device.h"
 #include "providers/cuda/driver.h"
 #include "providers/cuda/errors.h"
@@ -312,12 +311,7 @@ void ReleaseProvider(void* self) { delete static_cast<ProviderState*>(self); }
 // driver holds pointers to its host functions in recorded graphs and the devices live as long as
 // the process; and code that instruments loaded libraries (coverage counters of a fuzzing build)
 // keeps pointers into it too, which an unload would leave dangling.
-void PinThisLibrary() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&PinThisLibrary), &info) != 0 && info.dli_fname != nullptr) {
-    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
-  }
-}
+void PinThisLibrary() { KeepLoadedFileMapped(reinterpret_cast<const void*>(&PinThisLibrary)); }
 
 }  // namespace
 }  // namespace devtensor::cuda

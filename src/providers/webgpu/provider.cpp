@@ -1,8 +1,6 @@
 // The WebGPU provider library (libdevtensor_webgpu.so): devices are the WebGPU adapters Dawn finds;
 // tensors are WGPUBuffers. Copies and clears are in transfer.h (planned by copy_plan.h), streams
 // in stream.h, graphs in graph.h, ops in op_kernels.h.
-#include <dlfcn.h>
-
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -12,6 +10,7 @@
 
 #include "common/return_if_error.h"
 #include "devtensor/devtensor_provider.h"
+#include "platform/loaded_file.h"
 #include "providers/webgpu/context.h"
 #include "providers/webgpu/error_flags.h"
 #include "providers/webgpu/graph.h"
@@ -398,12 +397,7 @@ void ReleaseProvider(void* self) { delete static_cast<ProviderState*>(self); }
 
 // Keeps this library mapped for the life of the process once it has touched Dawn: Dawn holds
 // pointers to its callbacks, and the runtime it loaded is never unloaded either.
-void PinThisLibrary() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&PinThisLibrary), &info) != 0 && info.dli_fname != nullptr) {
-    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
-  }
-}
+void PinThisLibrary() { KeepLoadedFileMapped(reinterpret_cast<const void*>(&PinThisLibrary)); }
 
 }  // namespace
 }  // namespace devtensor::webgpu
