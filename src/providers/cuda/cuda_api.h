@@ -1,6 +1,6 @@
 // The part of the CUDA driver API and of NVRTC the CUDA provider uses, declared here rather than
 // taken from a toolkit: the provider builds without CUDA and finds both libraries at run time
-// (driver.h, nvrtc.h). Types are opaque handles; values are the driver's documented numbers.
+// (driver.h, kernel_compiler.h). Types are opaque handles; values are the driver's documented numbers.
 // Every entry's signature is the one of CUDA 12.0, which DriverApi asks cuGetProcAddress for.
 #ifndef DEVTENSOR_PROVIDERS_CUDA_CUDA_API_H_
 #define DEVTENSOR_PROVIDERS_CUDA_CUDA_API_H_

@@ -14,7 +14,7 @@
 #include "devtensor/devtensor_provider.h"
 #include "providers/cuda/cuda_api.h"
 #include "providers/cuda/driver.h"
-#include "providers/cuda/nvrtc.h"
+#include "providers/cuda/kernel_compiler.h"
 #include "providers/cuda/staging.h"
 
 namespace devtensor::cuda {

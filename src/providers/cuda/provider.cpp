@@ -1,6 +1,6 @@
 // The CUDA provider library (libdevtensor_cuda.so): devices are the CUDA devices the NVIDIA
 // driver finds (ordinal = device id); tensors are device pointers of their primary contexts. The
-// driver and NVRTC are found at run time (driver.h, nvrtc.h), so the library builds without CUDA
+// driver and NVRTC are found at run time (driver.h, kernel_compiler.h), so the library builds without CUDA
 // and loads anywhere. Copies are in transfer.h, ops in op_kernels.h, streams in stream.h, graphs
 // in graph.h.
 #include <cinttypes>
@@ -15,7 +15,7 @@
 #include "providers/cuda/driver.h"
 #include "providers/cuda/errors.h"
 #include "providers/cuda/graph.h"
-#include "providers/cuda/nvrtc.h"
+#include "providers/cuda/kernel_compiler.h"
 #include "providers/cuda/op_kernels.h"
 #include "providers/cuda/stream.h"
 #include "providers/cuda/transfer.h"

@@ -9,7 +9,7 @@
 
 #include "providers/cuda/kernels/embedded_cuda.h"
 #include "providers/cuda/kernel_names.h"
-#include "providers/cuda/nvrtc.h"
+#include "providers/cuda/kernel_compiler.h"
 
 namespace devtensor::cuda {
 namespace {

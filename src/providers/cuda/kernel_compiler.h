@@ -1,7 +1,7 @@
 // NVRTC, the CUDA runtime compiler, found at run time: the provider compiles its kernels on the
 // machine that runs them, for that machine's GPUs, so the build needs no CUDA toolkit.
-#ifndef DEVTENSOR_PROVIDERS_CUDA_NVRTC_H_
-#define DEVTENSOR_PROVIDERS_CUDA_NVRTC_H_
+#ifndef DEVTENSOR_PROVIDERS_CUDA_KERNEL_COMPILER_H_
+#define DEVTENSOR_PROVIDERS_CUDA_KERNEL_COMPILER_H_
 
 #include <string>
 #include <vector>
@@ -38,4 +38,4 @@ std::vector<std::string> NvrtcCandidates();
 
 }  // namespace devtensor::cuda
 
-#endif  // DEVTENSOR_PROVIDERS_CUDA_NVRTC_H_
+#endif  // DEVTENSOR_PROVIDERS_CUDA_KERNEL_COMPILER_H_

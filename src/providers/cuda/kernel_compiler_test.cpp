@@ -2,7 +2,7 @@
 // search path by name, then the CUDA toolkit, then the nvidia-cuda-nvrtc wheel's folder; never its
 // builtins library. And what LoadNvrtc says when there is none (the nvrtc_missing test runs this
 // binary with DEVTENSOR_NVRTC naming nothing and DT_TEST_WITHOUT_NVRTC=1).
-#include "providers/cuda/nvrtc.h"
+#include "providers/cuda/kernel_compiler.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "providers/cuda/nvrtc.h"
+#include "providers/cuda/kernel_compiler.h"
 
 #include <dlfcn.h>
 #include <glob.h>
