@@ -53,7 +53,7 @@ DtStatus* Staging::Wait(char* memory) {
   return nullptr;
 }
 
-DtStatus* Staging::FreeFinished() {
+void Staging::FreeFinished() {
   for (size_t i = 0; i < pending_.size();) {
     if (api_.cuEventQuery(pending_[i].event) == kCudaSuccess) {
       api_.cuEventDestroy(pending_[i].event);
@@ -64,7 +64,6 @@ DtStatus* Staging::FreeFinished() {
       ++i;
     }
   }
-  return nullptr;
 }
 
 DtStatus* Staging::Take(size_t bytes, char** memory) {

@@ -50,7 +50,7 @@ class Staging {
     char* memory;
     CUevent event;
   };
-  DtStatus* FreeFinished();
+  void FreeFinished();  // frees own allocations whose work is done
 
   const DriverApi& api_;
   std::recursive_mutex mutex_;
