@@ -9,10 +9,14 @@
 // - an allocation beyond the device's memory is DT_OUT_OF_MEMORY quoting the bytes asked for;
 // - every device is reachable by its ordinal, with addressable handles and asynchronous streams;
 // - copies between CUDA and every other device of the device suites (through the host where no
-//   provider copies directly).
+//   provider copies directly);
+// - a large host tensor copied again and again moves its current bytes exactly every time, the
+//   provider registering its pages with CUDA from the second copy on (so that the copies are DMA)
+//   and unregistering them when the tensor goes (the application's memory is not left pinned).
 //
 // The tests that need a device skip, saying why (DtGetDevice's message), on a machine without one;
 // the test of the message skips on a machine with one.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -297,6 +301,83 @@ TEST_F(CudaDevice, CopiesWithEveryOtherDevice) {
     }
   }
   EXPECT_GE(others, 1) << "the CPU, at least";
+}
+
+// Whether CUDA counts host address `p` as pinned or registered host memory (the driver's
+// cuPointerGetAttribute, in the device's primary context): DMA reaches it directly.
+bool RegisteredWithCuda(const Device& cuda, const void* p) {
+  static void* driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (driver == nullptr) {
+    ADD_FAILURE() << "libcuda.so.1 does not load: " << dlerror();
+    return false;
+  }
+  using Push = int (*)(void*);
+  using Pop = int (*)(void**);
+  using Attribute = int (*)(void*, int, unsigned long long);
+  const auto push = reinterpret_cast<Push>(dlsym(driver, "cuCtxPushCurrent_v2"));
+  const auto pop = reinterpret_cast<Pop>(dlsym(driver, "cuCtxPopCurrent_v2"));
+  const auto attribute = reinterpret_cast<Attribute>(dlsym(driver, "cuPointerGetAttribute"));
+  if (push == nullptr || pop == nullptr || attribute == nullptr) {
+    ADD_FAILURE() << "the CUDA driver lacks cuCtxPushCurrent_v2, cuCtxPopCurrent_v2 or "
+                     "cuPointerGetAttribute";
+    return false;
+  }
+  void* context = nullptr;
+  devtensor::Check(DtGetDeviceNativeHandle(cuda.get(), "CUcontext", &context));
+  push(context);
+  unsigned type = 0;
+  constexpr int kMemoryTypeAttribute = 2;  // CU_POINTER_ATTRIBUTE_MEMORY_TYPE
+  constexpr unsigned kHostMemory = 1;      // CU_MEMORYTYPE_HOST
+  const int result = attribute(&type, kMemoryTypeAttribute, reinterpret_cast<uintptr_t>(p));
+  void* popped = nullptr;
+  pop(&popped);
+  return result == 0 && type == kHostMemory;
+}
+
+TEST_F(CudaDevice, RepeatedPageableCopiesMoveExactBytesAndRegisterThePages) {
+  SCOPED_TRACE(random.trace());
+  // A host tensor of a few MiB at an odd offset of the test's pageable memory, its device twin a
+  // window of a buffer of sentinels, and a second host buffer it comes back to, also a window.
+  constexpr size_t kGuard = 4099;
+  const size_t bytes = (size_t(3) << 20) + size_t(random.Between(1, 4095));
+  const int64_t n = int64_t(bytes);
+  std::vector<uint8_t> source_memory(kGuard + bytes + kGuard, kSentinel);
+  std::vector<uint8_t> landed_memory(kGuard + bytes + kGuard, kSentinel);
+  uint8_t* const source_bytes = source_memory.data() + kGuard;
+  ASSERT_FALSE(RegisteredWithCuda(cuda, source_bytes)) << "the test's own memory starts pageable";
+  const Tensor device_buffer = Holding(Sentinels(kGuard + bytes + kGuard));
+  const Tensor on_device = device_buffer.view(kGuard, DT_UINT8, {n});
+  {
+    const Tensor source = Tensor::wrap(env, cpu, source_memory.data(), source_memory.size(),
+                                       kGuard, DT_UINT8, {n});
+    const Tensor landed = Tensor::wrap(env, cpu, landed_memory.data(), landed_memory.size(),
+                                       kGuard, DT_UINT8, {n});
+    for (int round = 0; round < 4; ++round) {
+      SCOPED_TRACE("copy " + std::to_string(round + 1) + (round >= 2 ? ", on a stream" : ""));
+      const std::vector<uint8_t> fresh = RandomBytes(random, bytes);
+      std::copy(fresh.begin(), fresh.end(), source_bytes);
+      if (round < 2) {
+        env.copy(source, on_device);
+        env.copy(on_device, landed);
+      } else {
+        devtensor::Stream stream = env.create_stream(cuda);
+        env.copy(source, on_device, &stream);
+        env.copy(on_device, landed, &stream);
+        stream.synchronize();
+      }
+      std::vector<uint8_t> want = Sentinels(kGuard + bytes + kGuard);
+      std::copy(fresh.begin(), fresh.end(), want.begin() + kGuard);
+      EXPECT_TRUE(SameBytes(landed_memory, want)) << "the host window, sentinels around it";
+      EXPECT_TRUE(SameBytes(device_buffer.to_host<uint8_t>(env), want))
+          << "the device window, sentinels around it";
+      if (round >= 1) {
+        EXPECT_TRUE(RegisteredWithCuda(cuda, source_bytes)) << "registered from the second copy";
+        EXPECT_TRUE(RegisteredWithCuda(cuda, landed_memory.data() + kGuard));
+      }
+    }
+  }
+  EXPECT_FALSE(RegisteredWithCuda(cuda, source_bytes)) << "unregistered once the tensor is gone";
+  EXPECT_FALSE(RegisteredWithCuda(cuda, landed_memory.data() + kGuard));
 }
 
 }  // namespace

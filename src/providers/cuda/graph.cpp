@@ -20,7 +20,8 @@ Graph::~Graph() {
 }
 
 DtStatus* BeginRecording(Stream& stream) {
-  ScopedContext current(*stream.device);
+  WorkStream work(*stream.device, &stream);
+  DT_RETURN_IF_ERROR(FlushHeldCalls(work));  // earlier calls run, not recorded
   auto recording = std::make_unique<GraphResources>();
   recording->device = stream.device;
   // Relaxed: work of other streams and threads (work without a stream, say) may go on meanwhile.
@@ -37,7 +38,7 @@ DtStatus* EndRecording(Stream& stream, std::unique_ptr<Graph>* out) {
   DtStatus* flushed = nullptr;
   {
     WorkStream work(device, &stream);
-    flushed = FlushRecordedCalls(work);
+    flushed = FlushHeldCalls(work);
   }
   auto graph = std::make_unique<Graph>();
   graph->device = &device;
@@ -69,7 +70,8 @@ DtStatus* Replay(Graph& graph, Stream& stream) {
                                          std::to_string(stream.device->ordinal()));
   }
   const DriverApi& api = graph.device->api();
-  ScopedContext current(*graph.device);
+  WorkStream work(*graph.device, &stream);
+  DT_RETURN_IF_ERROR(FlushHeldCalls(work));  // the replay runs after the calls issued before it
   DT_CUDA_RETURN_IF_ERROR("replaying a CUDA graph", api, cuGraphLaunch, graph.exec, stream.handle);
   DT_CUDA_RETURN_IF_ERROR("replaying a CUDA graph", api, cuEventRecord, graph.replayed,
                           stream.handle);

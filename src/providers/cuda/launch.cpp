@@ -6,6 +6,7 @@
 
 #include "common/return_if_error.h"
 #include "providers/cuda/errors.h"
+#include "providers/cuda/staging.h"
 #include "providers/cuda/stream.h"
 
 namespace devtensor::cuda {
@@ -59,8 +60,8 @@ bool DependsOn(const KernelCall& later, const KernelCall& earlier) {
          any(later.writes, earlier.writes);
 }
 
-// Calls of one op at one level: one launch over device memory holding their blocks (the
-// recording's, kept for every replay).
+// Calls of one op at one level: one launch over device memory holding their blocks (a recording
+// keeps it for every replay; a stream's frees it after the launch).
 DtStatus* LaunchMany(WorkStream& work, const std::vector<const KernelCall*>& calls) {
   Device& device = work.device();
   const size_t block_bytes = calls[0]->block.size();
@@ -73,9 +74,8 @@ DtStatus* LaunchMany(WorkStream& work, const std::vector<const KernelCall*>& cal
     first[j + 1] = first[j] + calls[j]->count;
   }
   CUdeviceptr memory = 0;
-  DT_RETURN_IF_ERROR(device.Allocate(table.size(), &memory));
-  work.recording()->temporaries.push_back(memory);
-  {
+  DT_RETURN_IF_ERROR(work.Temporary(table.size(), &memory));
+  if (work.recording() != nullptr) {
     // Uploaded once, outside the recording, by the device's own stream.
     std::lock_guard<std::mutex> lock(device.sync_mutex());
     DT_CUDA_RETURN_IF_ERROR("uploading recorded kernel arguments", device.api(), cuMemcpyAsync,
@@ -83,6 +83,17 @@ DtStatus* LaunchMany(WorkStream& work, const std::vector<const KernelCall*>& cal
                             device.sync_stream());
     DT_CUDA_RETURN_IF_ERROR("uploading recorded kernel arguments", device.api(),
                             cuStreamSynchronize, device.sync_stream());
+  } else {
+    // Ahead of the launch on the stream, from pinned staging memory: no wait on the host.
+    Staging& staging = device.staging();
+    std::lock_guard<std::recursive_mutex> lock(staging.mutex());
+    char* pinned = nullptr;
+    DT_RETURN_IF_ERROR(staging.Take(table.size(), &pinned));
+    std::memcpy(pinned, table.data(), table.size());
+    const CUresult r = device.api().cuMemcpyAsync(memory, reinterpret_cast<CUdeviceptr>(pinned),
+                                                  table.size(), work.handle());
+    DT_RETURN_IF_ERROR(staging.Give(pinned, work.handle()));
+    if (r != kCudaSuccess) return CudaFail("uploading kernel arguments", "cuMemcpyAsync", r);
   }
   DtkMany many{reinterpret_cast<const void*>(memory),
                reinterpret_cast<const unsigned long long*>(memory + blocks_size),
@@ -113,11 +124,14 @@ unsigned long long CountOf(const int64_t* shape, size_t rank) {
 
 DtStatus* Launch(WorkStream& work, KernelCall call) {
   if (call.count == 0) return nullptr;
-  if (GraphResources* recording = work.recording()) {
-    recording->calls.push_back(std::move(call));
-    return nullptr;
-  }
-  return LaunchOne(work, call);
+  std::vector<KernelCall>* held = work.held_calls();
+  if (held == nullptr) return LaunchOne(work, call);
+  // Compiled now, so that a kernel that cannot be made fails the call that needs it.
+  CUfunction function = nullptr;
+  DT_RETURN_IF_ERROR(work.device().Kernel(
+      call.kernel.empty() ? "dtk_run<" + call.op + ">" : call.kernel, &function));
+  held->push_back(std::move(call));
+  return nullptr;
 }
 
 std::vector<std::vector<size_t>> ScheduleCalls(const std::vector<KernelCall>& calls) {
@@ -148,21 +162,24 @@ std::vector<std::vector<size_t>> ScheduleCalls(const std::vector<KernelCall>& ca
   return launches;
 }
 
-DtStatus* FlushRecordedCalls(WorkStream& work) {
-  GraphResources* recording = work.recording();
-  if (recording == nullptr || recording->calls.empty()) return nullptr;
-  std::vector<KernelCall> calls = std::move(recording->calls);
-  recording->calls.clear();
+DtStatus* FlushHeldCalls(WorkStream& work) {
+  std::vector<KernelCall>* held = work.held_calls();
+  if (held == nullptr || held->empty()) return nullptr;
+  std::vector<KernelCall> calls = std::move(*held);
+  held->clear();
+  DtStatus* status = nullptr;
   for (const std::vector<size_t>& launch : ScheduleCalls(calls)) {
     if (launch.size() == 1) {
-      DT_RETURN_IF_ERROR(LaunchOne(work, calls[launch[0]]));
-      continue;
+      status = LaunchOne(work, calls[launch[0]]);
+    } else {
+      std::vector<const KernelCall*> group;
+      for (size_t i : launch) group.push_back(&calls[i]);
+      status = LaunchMany(work, group);
     }
-    std::vector<const KernelCall*> group;
-    for (size_t i : launch) group.push_back(&calls[i]);
-    DT_RETURN_IF_ERROR(LaunchMany(work, group));
+    if (status != nullptr) break;
   }
-  return nullptr;
+  work.ReleaseHeldTemporaries();
+  return status;
 }
 
 }  // namespace devtensor::cuda

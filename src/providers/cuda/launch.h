@@ -1,5 +1,5 @@
 // Launching the CUDA kernels (kernels/cuda/ops.cuh): argument blocks filled from the tensors a
-// provider receives, one launch shape for all, and, while a stream is recorded, the calls held
+// provider receives, one launch shape for all, and, on a stream (recorded or not), the calls held
 // back and scheduled like the WebGPU provider's graphs: a call runs after the calls whose bytes it
 // reads or writes, and calls of one op that do not depend on each other share one launch.
 #ifndef DEVTENSOR_PROVIDERS_CUDA_LAUNCH_H_
@@ -80,20 +80,21 @@ struct KernelCall {
 };
 
 // Runs `call` on `work`: now, or, while work's stream is recorded, when the recording is
-// scheduled (FlushRecordedCalls). Nothing for count 0.
+// scheduled (FlushHeldCalls). Nothing for count 0.
 DtStatus* Launch(WorkStream& work, KernelCall call);
 
-// The order in which FlushRecordedCalls launches `calls`: groups of indices, a group one launch.
+// The order in which FlushHeldCalls launches `calls`: groups of indices, a group one launch.
 // A call comes after every earlier call whose bytes it reads or writes and that writes or reads
 // its own (by their extents); a group holds calls of one op that do not depend on each other (a
 // call with a kernel of its own goes alone); groups of one level go in the order their first calls
 // were issued.
 std::vector<std::vector<size_t>> ScheduleCalls(const std::vector<KernelCall>& calls);
 
-// Issues the calls the recording of work's stream holds back, in an order their reads and writes
-// allow, independent calls of one op in one launch. Called before anything else is recorded on the
-// stream and when the recording ends.
-DtStatus* FlushRecordedCalls(WorkStream& work);
+// Issues the calls work's stream holds back (its recording's, while recorded), in an order their
+// reads and writes allow, independent calls of one op in one launch. Called before anything else
+// is queued on the stream, when it is synchronised, when the recording ends and when the device's
+// error flags are read.
+DtStatus* FlushHeldCalls(WorkStream& work);
 
 }  // namespace devtensor::cuda
 

@@ -15,6 +15,7 @@
 #include "providers/cuda/driver.h"
 #include "providers/cuda/errors.h"
 #include "providers/cuda/graph.h"
+#include "providers/cuda/host_registry.h"
 #include "providers/cuda/kernel_compiler.h"
 #include "providers/cuda/op_kernels.h"
 #include "providers/cuda/stream.h"
@@ -164,12 +165,23 @@ DtStatus* CreateAllocator(void*, int32_t device_id, DtAllocator* allocator) {
   });
 }
 
+void ForgetHostMemory(void*, void* handle, size_t bytes) {
+  if (bytes < HostRegistry::kMinBytes) return;  // never registered
+  try {
+    HostRegistry::Get().Forget(handle);
+  } catch (...) {  // nothing crosses the ABI; the pages then stay registered until exit
+  }
+}
+
 DtStatus* CreateDataTransfer(void* self, DtDataTransfer* transfer) {
   transfer->state = self;
   transfer->CanCopy = &CanCopy;
   transfer->CopyTensors = &CopyTensors;
   transfer->Release = &ReleaseNothing;
   if (DT_STRUCT_HAS_FIELD(transfer, DtDataTransfer, ZeroTensor)) transfer->ZeroTensor = &ZeroTensor;
+  if (DT_STRUCT_HAS_FIELD(transfer, DtDataTransfer, ForgetHostMemory)) {
+    transfer->ForgetHostMemory = &ForgetHostMemory;
+  }
   return nullptr;
 }
 
@@ -228,6 +240,7 @@ DtStatus* CreateStream(void*, int32_t device_id, void** stream) {
     ScopedContext current(*created->device);
     DT_CUDA_RETURN_IF_ERROR("creating a CUDA stream", created->device->api(), cuStreamCreate,
                             &created->handle, kStreamNonBlocking);
+    RegisterStream(created.get());
     *stream = created.release();
     return nullptr;
   });
@@ -239,8 +252,16 @@ DtStatus* SynchronizeStreamEntry(void*, void* stream) {
 
 void ReleaseStream(void*, void* handle) {
   auto* stream = static_cast<Stream*>(handle);
+  ForgetStream(stream);
   {
-    ScopedContext current(*stream->device);
+    WorkStream work(*stream->device, stream);
+    // The held calls still run (the tensors they use are held until now); an error there has
+    // no caller to go to.
+    if (work.recording() == nullptr) {
+      if (DtStatus* status = FlushHeldCalls(work)) Host()->ReleaseStatus(status);
+    }
+    stream->held.clear();
+    work.ReleaseHeldTemporaries();
     stream->device->api().cuStreamSynchronize(stream->handle);
     stream->device->api().cuStreamDestroy(stream->handle);
   }
@@ -280,6 +301,7 @@ DtStatus* ReadErrorFlags(void*, int32_t device_id, uint32_t* flags) {
   return Guard([&]() -> DtStatus* {
     Device* device = nullptr;
     DT_RETURN_IF_ERROR(GetDevice(device_id, &device));
+    DT_RETURN_IF_ERROR(LaunchHeldCalls(*device));  // the flags of every call issued so far
     return device->TakeErrorFlags(flags);
   });
 }

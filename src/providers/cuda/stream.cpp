@@ -1,5 +1,6 @@
 #include "providers/cuda/stream.h"
 
+#include <set>
 #include <string>
 
 #include "common/device_error_flags.h"
@@ -21,12 +22,28 @@ WorkStream::WorkStream(Device& device, Stream* stream)
     : device_(device),
       stream_(stream),
       handle_(stream != nullptr ? stream->handle : device.sync_stream()),
-      context_(device) {
-  if (stream == nullptr) lock_ = std::unique_lock<std::mutex>(device.sync_mutex());
-}
+      context_(device),
+      lock_(stream != nullptr ? stream->mutex : device.sync_mutex()) {}
 
 WorkStream::~WorkStream() {
+  if (stream_ != nullptr && stream_->recording == nullptr && !stream_->held.empty()) {
+    // Held calls may use them: they go once those are launched.
+    stream_->held_temporaries.insert(stream_->held_temporaries.end(), temporaries_.begin(),
+                                     temporaries_.end());
+    return;
+  }
   for (CUdeviceptr temporary : temporaries_) device_.Free(temporary, handle_);
+}
+
+std::vector<KernelCall>* WorkStream::held_calls() const {
+  if (stream_ == nullptr) return nullptr;
+  return stream_->recording != nullptr ? &stream_->recording->calls : &stream_->held;
+}
+
+void WorkStream::ReleaseHeldTemporaries() {
+  if (stream_ == nullptr || stream_->recording != nullptr) return;
+  for (CUdeviceptr temporary : stream_->held_temporaries) device_.Free(temporary, handle_);
+  stream_->held_temporaries.clear();
 }
 
 DtStatus* WorkStream::Temporary(size_t bytes, CUdeviceptr* pointer) {
@@ -49,7 +66,12 @@ void WorkStream::Did(bool raises_flags) {
 }
 
 DtStatus* WorkStream::Finish() {
-  if (stream_ != nullptr) return nullptr;
+  if (stream_ != nullptr) {
+    if (stream_->recording == nullptr && stream_->held.size() >= kHeldCallsLimit) {
+      return FlushHeldCalls(*this);
+    }
+    return nullptr;
+  }
   DT_CUDA_RETURN_IF_ERROR("waiting for CUDA work", device_.api(), cuStreamSynchronize, handle_);
   return nullptr;
 }
@@ -57,10 +79,13 @@ DtStatus* WorkStream::Finish() {
 DtStatus* SynchronizeStream(Stream& stream) {
   Device& device = *stream.device;
   {
-    ScopedContext current(device);
+    WorkStream work(device, &stream);
+    DtStatus* launched = FlushHeldCalls(work);
     DT_CUDA_RETURN_IF_ERROR("synchronizing a CUDA stream", device.api(), cuStreamSynchronize,
                             stream.handle);
+    DT_RETURN_IF_ERROR(launched);
   }
+  std::lock_guard<std::mutex> lock(stream.mutex);
   if (!stream.raises_flags) return nullptr;
   stream.raises_flags = false;
   uint32_t raised = 0;
@@ -69,6 +94,46 @@ DtStatus* SynchronizeStream(Stream& stream) {
   return Fail(DT_OUT_OF_RANGE, "work on the stream raised device error flags: " +
                                    DeviceErrorFlagsText(raised) +
                                    "; DtGetDeviceErrorFlags reports them too");
+}
+
+namespace {
+
+std::mutex& StreamsMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+std::set<Stream*>& Streams() {
+  static std::set<Stream*> streams;
+  return streams;
+}
+
+}  // namespace
+
+void RegisterStream(Stream* stream) {
+  std::lock_guard<std::mutex> lock(StreamsMutex());
+  Streams().insert(stream);
+}
+
+void ForgetStream(Stream* stream) {
+  std::lock_guard<std::mutex> lock(StreamsMutex());
+  Streams().erase(stream);
+}
+
+DtStatus* LaunchHeldCalls(Device& device) {
+  std::lock_guard<std::mutex> lock(StreamsMutex());
+  DtStatus* first = nullptr;
+  for (Stream* stream : Streams()) {
+    if (stream->device != &device) continue;
+    WorkStream work(device, stream);
+    if (work.recording() != nullptr) continue;  // a recording launches nothing
+    DtStatus* status = FlushHeldCalls(work);
+    if (first == nullptr) {
+      first = status;
+    } else {
+      Host()->ReleaseStatus(status);
+    }
+  }
+  return first;
 }
 
 }  // namespace devtensor::cuda

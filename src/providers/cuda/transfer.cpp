@@ -15,6 +15,7 @@
 #include "layout/layout.h"
 #include "providers/cuda/errors.h"
 #include "providers/cuda/host_copy.h"
+#include "providers/cuda/host_registry.h"
 #include "providers/cuda/launch.h"
 #include "providers/cuda/parallel_copy.h"
 
@@ -131,10 +132,10 @@ class Copier {
   DtStatus* Finish() { return kernels_.Flush(); }
 
   // Before work other than kernels (DMA, host functions): every kernel call issued before it is
-  // issued, also those a recording held back.
+  // launched, also those the stream (or its recording) held back.
   DtStatus* InOrder() {
     DT_RETURN_IF_ERROR(kernels_.Flush());
-    return FlushRecordedCalls(work_);
+    return FlushHeldCalls(work_);
   }
 
  private:
@@ -174,6 +175,20 @@ class Copier {
     return true;
   }
 
+  // Whether the contiguous host bytes [host, host + bytes) of `t` are reached by DMA directly:
+  // pages the registry registered (held by a recording for its graph's life), pages the
+  // application pinned, or, while recording, pages pinned for the graph.
+  bool ReachedByDma(const DtTensorRef& t, const char* host, size_t bytes) {
+    GraphResources* recording = work_.recording();
+    if (recording == nullptr && IsPinned(api(), host, bytes)) return true;
+    if (std::shared_ptr<HostPages> pages =
+            HostRegistry::Get().Use(work_.device(), t.handle, t.buffer_bytes, host, bytes)) {
+      if (recording != nullptr) recording->host_pages.push_back(std::move(pages));
+      return true;
+    }
+    return recording != nullptr && (IsPinned(api(), host, bytes) || PinForGraph(host, bytes));
+  }
+
   // Queues a host copy on the stream, after the work queued before it.
   DtStatus* QueueHostCopy(std::unique_ptr<HostCopy> copy) {
     if (GraphResources* recording = work_.recording()) {
@@ -211,8 +226,7 @@ class Copier {
     const char* host = ElementZero(src);
     const auto device = reinterpret_cast<CUdeviceptr>(ElementZero(dst));
     const bool host_contiguous = IsContiguous(src), device_contiguous = IsContiguous(dst);
-    const bool pinned_host = host_contiguous && (IsPinned(api(), host, bytes) ||
-                                                 PinForGraph(host, bytes));
+    const bool pinned_host = host_contiguous && ReachedByDma(src, host, bytes);
     if (pinned_host && device_contiguous) {
       DT_CUDA_RETURN_IF_ERROR("copying to a CUDA tensor", api(), cuMemcpyAsync, device,
                               reinterpret_cast<CUdeviceptr>(host), bytes, work_.handle());
@@ -318,8 +332,7 @@ class Copier {
     char* host = ElementZero(dst);
     const auto device = reinterpret_cast<CUdeviceptr>(ElementZero(src));
     const bool host_contiguous = IsContiguous(dst), device_contiguous = IsContiguous(src);
-    const bool pinned_host = host_contiguous && (IsPinned(api(), host, bytes) ||
-                                                 PinForGraph(host, bytes));
+    const bool pinned_host = host_contiguous && ReachedByDma(dst, host, bytes);
     if (pinned_host && device_contiguous) {
       DT_CUDA_RETURN_IF_ERROR("copying from a CUDA tensor", api(), cuMemcpyAsync,
                               reinterpret_cast<CUdeviceptr>(host), device, bytes, work_.handle());
@@ -461,7 +474,7 @@ DtStatus* ZeroView(WorkStream& work, const DtTensorRef& tensor) {
   if (count == 0) return nullptr;
   work.Did();
   if (IsContiguous(tensor)) {
-    DT_RETURN_IF_ERROR(FlushRecordedCalls(work));
+    DT_RETURN_IF_ERROR(FlushHeldCalls(work));
     DT_CUDA_RETURN_IF_ERROR("zeroing a CUDA tensor", work.device().api(), cuMemsetD8Async,
                             reinterpret_cast<CUdeviceptr>(ElementZero(tensor)), 0,
                             size_t(count) * tensor.element_size, work.handle());

@@ -1,34 +1,14 @@
 #include "providers/webgpu/host_import.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 
+#include "platform/pinned_pages.h"
 #include "providers/webgpu/context.h"
 
 namespace devtensor::webgpu {
 namespace {
-
-// Imports cover whole pages; a request is widened to this granule (within the storage's pages)
-// so that later slices of the same storage find an import already there.
-constexpr uintptr_t kGranule = uintptr_t(64) << 20;
-
-uintptr_t PageSize() {
-  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  return page;
-}
-
-// Pinned pages are taken from the machine's memory: at most a quarter of it, and 16 GiB.
-size_t PinnedBudget() {
-  static const size_t budget = [] {
-    const long pages = sysconf(_SC_PHYS_PAGES);
-    const size_t quarter = pages > 0 ? size_t(pages) * PageSize() / 4 : size_t(1) << 30;
-    return std::min(quarter, size_t(16) << 30);
-  }();
-  return budget;
-}
 
 void DisposeNothing(void*) {}  // the pages belong to the host storage, not to the buffer
 
@@ -78,12 +58,10 @@ bool HostImports::Find(Context& context, const void* storage, size_t storage_byt
     }
   }
   // Every page that holds a byte of the storage is mapped, so the import may grow to them.
-  const uintptr_t page = PageSize();
-  const uintptr_t low = reinterpret_cast<uintptr_t>(storage) & ~(page - 1);
-  const uintptr_t high = (reinterpret_cast<uintptr_t>(storage) + storage_bytes + page - 1) & ~(page - 1);
+  const PageRange range = PagesToPin(storage, storage_bytes, first, last);
   Import import;
-  import.begin = std::max(low, first & ~(kGranule - 1));
-  import.end = std::min(high, (last + kGranule - 1) & ~(kGranule - 1));
+  import.begin = range.begin;
+  import.end = range.end;
   const size_t size = import.end - import.begin;
   if (size > PinnedBudget()) return false;
   if (!PlainWritableMemory(import.begin, import.end)) {

@@ -1,10 +1,11 @@
-// Work a WebGPU stream queues, or a graph records, runs as a schedule: independent op dispatches
-// of one kernel are batched into one dispatch, and commands move past others they do not depend
-// on. What users rely on is that nothing changes but the speed: long runs of ops, some
-// independent and some overlapping byte for byte, on views of one buffer and on more buffers
-// than one dispatch can bind, leave exactly the bytes the CPU reference leaves (sentinels between
-// the views included), issued eagerly on a stream or replayed from a graph. The ctest entry
-// WebGpuUnbatched runs these tests again with batching turned off.
+// Schedules on every device (kDeviceCases). The work a stream queues, or a graph records, may run
+// as a schedule: on WebGPU and CUDA, independent calls of one kernel are batched into one launch,
+// and calls move past others they do not depend on. What users rely on is that nothing changes
+// but the speed: long runs of ops, some independent and some overlapping byte for byte, on views
+// of one buffer and on more buffers than one dispatch can bind, leave exactly the bytes the CPU
+// reference leaves (sentinels between the views included), issued eagerly on a stream (also more
+// calls than a stream holds back at once) or replayed from a graph (on devices that record). The
+// ctest entry WebGpuUnbatched runs these tests again with WebGPU's batching turned off.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,8 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "devtensor/devtensor.hpp"
-#include "test_util.h"
+#include "device_suite/device_cases.h"
 
 namespace {
 
@@ -129,9 +129,30 @@ Tensor Upload(const devtensor::Env& env, devtensor::Device cpu, devtensor::Devic
   return whole;
 }
 
-using WebGpuSchedule = WebGpuEnvTest;
+class ScheduleSuite : public DeviceTest {
+ public:
+  void SetUp() override {
+    DeviceTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    // The device's own answer: devices without asynchronous streams may refuse to record.
+    devtensor::Stream probe = env.create_stream(device);
+    DtStatus* begin = DtBeginCapture(probe.get());
+    records = begin == nullptr;
+    if (records) {
+      DtGraph* none = nullptr;
+      DtReleaseStatus(DtEndCapture(probe.get(), &none));
+    } else {
+      EXPECT_NE(info.has_streams, 1) << DtGetErrorMessage(begin);
+      DtReleaseStatus(begin);
+    }
+  }
 
-TEST_F(WebGpuSchedule, OpsOnOverlappingViewsOfOneBufferEqualTheCpuInOrder) {
+  bool records = false;
+  const devtensor::Device& gpu = device;  // the device under test
+};
+DT_INSTANTIATE_DEVICE_SUITE(ScheduleSuite);
+
+TEST_P(ScheduleSuite, OpsOnOverlappingViewsOfOneBufferEqualTheCpuInOrder) {
   SCOPED_TRACE(random.trace());
   for (int round = 0; round < 3; ++round) {
     const Program p = MakeProgram(random);
@@ -150,6 +171,7 @@ TEST_F(WebGpuSchedule, OpsOnOverlappingViewsOfOneBufferEqualTheCpuInOrder) {
     stream.synchronize();
     EXPECT_TRUE(SameBytes(Download(env, cpu, eager), once)) << "issued on a stream";
 
+    if (!records) continue;
     Tensor captured = Upload(env, cpu, gpu, p.init);
     devtensor::begin_capture(stream);
     Issue(env, p, captured, &stream);
@@ -173,7 +195,7 @@ TEST_F(WebGpuSchedule, OpsOnOverlappingViewsOfOneBufferEqualTheCpuInOrder) {
 constexpr int64_t kHeads = 2, kLength = 8, kDim = 5;
 constexpr size_t kGuard = 6, kIntGuard = 8;
 
-TEST_F(WebGpuSchedule, OpsOnMoreBuffersThanADispatchBindsEqualTheCpu) {
+TEST_P(ScheduleSuite, OpsOnMoreBuffersThanADispatchBindsEqualTheCpu) {
   SCOPED_TRACE(random.trace());
   const int64_t layers = random.Between(12, 24);
   const int64_t start = random.Between(0, 3);
@@ -221,6 +243,7 @@ TEST_F(WebGpuSchedule, OpsOnMoreBuffersThanADispatchBindsEqualTheCpu) {
   for (int64_t s = 0; s < steps; ++s) issue(host, nullptr);
 
   for (const bool captured : {false, true}) {
+    if (captured && !records) continue;
     SCOPED_TRACE(captured ? "replayed from a graph" : "issued on a stream");
     std::vector<Tensor> device;
     for (const auto& bytes : init) device.push_back(Upload(env, cpu, gpu, bytes));
@@ -237,6 +260,74 @@ TEST_F(WebGpuSchedule, OpsOnMoreBuffersThanADispatchBindsEqualTheCpu) {
     for (size_t b = 0; b < device.size(); ++b) {
       EXPECT_TRUE(SameBytes(Download(env, cpu, device[b]), reference[b])) << "buffer " << b;
     }
+  }
+  EXPECT_EQ(ErrorFlags(), 0u);
+}
+
+// ---- Long runs ----------------------------------------------------------------------------------
+
+// More calls than a stream holds back at once (CUDA launches its held calls in parts of 256), with
+// ops that use device temporaries among them (ArgMax over a long axis, in two passes on CUDA), a
+// download in the middle and a read of the error flags: the bytes, the snapshot and the winners
+// equal the CPU's.
+TEST_P(ScheduleSuite, LongRunsOnAStreamEqualTheCpu) {
+  SCOPED_TRACE(random.trace());
+  const Program p = MakeProgram(random);
+  const int repeats = int(700 / std::max<size_t>(p.ops.size(), 1)) + 2;
+  // Distinct floats in random order, negated at every repeat: the winner alternates between the
+  // largest and the smallest.
+  const int64_t n = random.Between(70000, 90000);
+  std::vector<uint8_t> values(size_t(n) * 4);
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = float(i - n / 2) * 0.5f;
+    std::memcpy(values.data() + size_t(i) * 4, &v, 4);
+  }
+  for (int64_t i = n - 1; i > 0; --i) {
+    const int64_t j = random.Between(0, i);
+    std::swap_ranges(values.begin() + i * 4, values.begin() + i * 4 + 4, values.begin() + j * 4);
+  }
+  std::vector<uint8_t> minus_one(4);
+  const float m = -1.0f;
+  std::memcpy(minus_one.data(), &m, 4);
+  const size_t winners_bytes = 8 + size_t(repeats) * 8 + 8;  // int64 winners between sentinels
+
+  // The run on `buffers` (the program's buffer, the values, -1, the winners) of one device;
+  // `snapshot`, on the host, receives the program's buffer half-way.
+  auto run = [&](std::vector<Tensor>& buffers, const devtensor::Stream* stream,
+                 std::vector<uint8_t>& snapshot) {
+    const Tensor vals = buffers[1].view(0, DT_FLOAT, {n});
+    const Tensor negate = buffers[2].view(0, DT_FLOAT, {1});
+    for (int r = 0; r < repeats; ++r) {
+      Issue(env, p, buffers[0], stream);
+      env.run("Mul", {&vals, &negate}, {&vals}, {}, stream);
+      Tensor winner = buffers[3].view(8 + size_t(r) * 8, DT_INT64, {});
+      env.run("ArgMax", {&vals}, {&winner}, {devtensor::IntAttribute("keepdims", 0)}, stream);
+      if (r == repeats / 2) {
+        env.copy(buffers[0], Whole(env, cpu, snapshot), stream);
+        EXPECT_EQ(ErrorFlags(), 0u);
+      }
+    }
+  };
+  std::vector<std::vector<uint8_t>> reference = {p.init, values, minus_one,
+                                                 Sentinels(winners_bytes)};
+  std::vector<uint8_t> reference_snapshot(p.init.size(), kSentinel);
+  {
+    std::vector<Tensor> host;
+    for (auto& bytes : reference) host.push_back(Whole(env, cpu, bytes));
+    run(host, nullptr, reference_snapshot);
+  }
+  std::vector<Tensor> on_device;
+  for (const auto& bytes : {p.init, values, minus_one, Sentinels(winners_bytes)}) {
+    on_device.push_back(Upload(env, cpu, gpu, bytes));
+  }
+  std::vector<uint8_t> snapshot(p.init.size(), kSentinel);
+  devtensor::Stream stream = env.create_stream(gpu);
+  run(on_device, &stream, snapshot);
+  stream.synchronize();
+  EXPECT_TRUE(SameBytes(snapshot, reference_snapshot)) << "downloaded half-way";
+  const char* names[] = {"the program's buffer", "the values", "-1", "the winners"};
+  for (size_t b = 0; b < on_device.size(); ++b) {
+    EXPECT_TRUE(SameBytes(Download(env, cpu, on_device[b]), reference[b])) << names[b];
   }
   EXPECT_EQ(ErrorFlags(), 0u);
 }
